@@ -1,0 +1,124 @@
+// replug module SDK: the whole surface a module author sees.
+//
+//   #include <replug/module.hpp>
+//
+//   static void serve(replug::request& req, replug::response& res) {
+//       res.header("Content-Type", "text/plain");
+//       res << "Hello from " << req.path();
+//   }
+//   REPLUG_HANDLER(serve)   // exported under the symbol name "serve"
+//   REPLUG_VERSION("1")     // shown by reload and status
+//
+// Build it as a shared object with the flags from `pkg-config --cflags replug`
+// (they include -fno-gnu-unique; without it the server refuses the module,
+// because g++'s STB_GNU_UNIQUE symbols make a module impossible to unload and
+// let the next version bind to this version's statics). Modules never link
+// against the server: they only call through the abstract classes below.
+#ifndef REPLUG_MODULE_HPP
+#define REPLUG_MODULE_HPP
+
+#include <charconv>
+#include <concepts>
+#include <string_view>
+#include <system_error>
+
+// Bumped whenever request, response or the exported symbols change layout.
+// The server refuses a module built against another ABI version.
+#define REPLUG_ABI_VERSION 1u
+
+namespace replug {
+
+// One FastCGI request. Valid only during the handler call; the string views
+// it returns point into the server's buffers and die with the request.
+class request {
+public:
+    // "GET", "POST", ...
+    virtual std::string_view method() const noexcept = 0;
+    // The whole request path without the query string, e.g. "/echo/a/b"
+    // for a request routed by "/echo/*".
+    virtual std::string_view path() const noexcept = 0;
+    // The raw query string, without the "?"; empty when there is none.
+    virtual std::string_view query() const noexcept = 0;
+    // Any FastCGI param (REQUEST_URI, REMOTE_ADDR, ...); empty when absent.
+    virtual std::string_view param(std::string_view name) const noexcept = 0;
+    // A request header by its HTTP name, case-insensitive ("Content-Type");
+    // empty when absent.
+    virtual std::string_view header(std::string_view name) const noexcept = 0;
+    // The whole request body, read on first call.
+    virtual std::string_view body() = 0;
+
+protected:
+    ~request() = default;
+};
+
+// The response being built. The status and headers go out before the first
+// body byte; after that, status() and header() have no effect. The body
+// streams: large bodies are sent as they are written.
+class response {
+public:
+    virtual void status(int code) noexcept = 0;
+    virtual void header(std::string_view name, std::string_view value) = 0;
+    virtual void write(std::string_view data) = 0;
+
+    response& operator<<(std::string_view text) {
+        write(text);
+        return *this;
+    }
+    response& operator<<(const char* text) { return *this << std::string_view(text); }
+    response& operator<<(char c) { return *this << std::string_view(&c, 1); }
+
+    template <typename Number>
+        requires(std::integral<Number> || std::floating_point<Number>)
+    response& operator<<(Number value) {
+        char digits[64];
+        auto [end, error] = std::to_chars(digits, digits + sizeof digits, value);
+        if (error == std::errc{})
+            write(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+        return *this;
+    }
+
+protected:
+    ~response() = default;
+};
+
+using handler_function = void(request&, response&);
+
+// A load hook returns false (or throws) to refuse the new version: the
+// route keeps its old version and the reload answer carries the reason.
+using load_hook = bool();
+using unload_hook = void();
+
+}  // namespace replug
+
+#define REPLUG_EXPORT_ extern "C" __attribute__((visibility("default")))
+
+// Every module carries the ABI it was built against. Weak, so that a module
+// made of several translation units that all include this header links.
+REPLUG_EXPORT_ __attribute__((weak)) const unsigned replug_abi_version = REPLUG_ABI_VERSION;
+
+// Exports FN (an unqualified function name of type replug::handler_function)
+// under the symbol name FN; routes name it as MODULE[:FN], "serve" by default.
+#define REPLUG_HANDLER(fn)                                                     \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ ::replug::handler_function* const fn;                       \
+    ::replug::handler_function* const fn = &::fn;                              \
+    }
+
+// The module's version string, shown in reload answers and status.
+#define REPLUG_VERSION(text) REPLUG_EXPORT_ const char replug_module_version[] = text;
+
+// Optional: runs after the new version is loaded and before it is swapped in.
+#define REPLUG_ON_LOAD(fn)                                                     \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ ::replug::load_hook* const replug_on_load;                  \
+    ::replug::load_hook* const replug_on_load = &::fn;                         \
+    }
+
+// Optional: runs when a retired version is unloaded, after its last request.
+#define REPLUG_ON_UNLOAD(fn)                                                   \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ ::replug::unload_hook* const replug_on_unload;              \
+    ::replug::unload_hook* const replug_on_unload = &::fn;                     \
+    }
+
+#endif  // REPLUG_MODULE_HPP

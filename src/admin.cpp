@@ -1,0 +1,236 @@
+#include "admin.hpp"
+
+#include <fstream>
+
+#include "json.hpp"
+
+namespace replug {
+
+namespace {
+
+void answer(exchange& call, int code, const json_writer& json) {
+    call.status(code);
+    call.header("Content-Type", "application/json");
+    call.header("Cache-Control", "no-store");
+    call.write(json.text());
+    call.write("\n");
+}
+
+void answer_error(exchange& call, int code, std::string_view reason) {
+    json_writer json;
+    json.begin_object().field("error", reason).end_object();
+    answer(call, code, json);
+}
+
+void write_version(json_writer& json, const version_status& version) {
+    json.begin_object()
+        .field("version", version.version)
+        .field("generation", version.generation)
+        .field("file", version.file)
+        .field("inode", version.inode)
+        .field("size", version.size)
+        .field("loaded_at", version.loaded_at)
+        .field("load_ms", version.load_milliseconds)
+        .field("in_flight", version.in_flight)
+        .end_object();
+}
+
+void write_swap(json_writer& json, const swap_report& swap) {
+    json.begin_object()
+        .field("route", swap.pattern)
+        .field("module", swap.module)
+        .field("file", swap.file)
+        .key("old");
+    if (swap.old_generation == 0)
+        json.null();
+    else
+        json.begin_object().field("version", swap.old_version).field("generation", swap.old_generation).end_object();
+    json.key("new")
+        .begin_object()
+        .field("version", swap.new_version)
+        .field("generation", swap.new_generation)
+        .end_object()
+        .field("load_ms", swap.load_milliseconds)
+        .field("message", "Code swapped to " + (swap.new_version.empty() ? "generation " + std::to_string(swap.new_generation)
+                                                                        : swap.new_version))
+        .end_object();
+}
+
+int status_for(failure_kind kind) {
+    switch (kind) {
+        case failure_kind::not_found: return 404;
+        case failure_kind::conflict: return 409;
+        case failure_kind::bad_input: return 400;
+        case failure_kind::failed: return 422;
+    }
+    return 500;
+}
+
+bool method_is(exchange& call, std::string_view wanted) {
+    if (call.method() == wanted) return true;
+    call.header("Allow", wanted);
+    answer_error(call, 405, std::string(wanted) + " required");
+    return false;
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    // Runs over the expected token's length whatever the guess's length.
+    unsigned char difference = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        difference |= static_cast<unsigned char>(x ^ static_cast<unsigned char>(b[i]));
+    }
+    return difference == 0;
+}
+
+std::string url_decode(std::string_view text) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out += ' ';
+        } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+std::string query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto pair = query.substr(0, amp);
+        auto equals = pair.find('=');
+        if (url_decode(pair.substr(0, equals)) == name)
+            return equals == std::string_view::npos ? "" : url_decode(pair.substr(equals + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+outcome<std::string> read_token_file(const std::string& file) {
+    std::ifstream input(file);
+    if (!input) return failure{"--admin-token-file " + file + ": cannot read the file", failure_kind::bad_input};
+    std::string token;
+    std::getline(input, token);
+    auto start = token.find_first_not_of(" \t\r");
+    auto end = token.find_last_not_of(" \t\r");
+    token = start == std::string::npos ? "" : token.substr(start, end - start + 1);
+    if (token.size() < 16)
+        return failure{"--admin-token-file " + file + ": the token must be at least 16 characters",
+                       failure_kind::bad_input};
+    return token;
+}
+
+admin::admin(std::string prefix, std::string token, registry& routes, reload_all reload_everything,
+             server_facts facts, const logger& log)
+    : prefix_(std::move(prefix)),
+      token_(std::move(token)),
+      routes_(routes),
+      reload_everything_(std::move(reload_everything)),
+      facts_(std::move(facts)),
+      log_(log) {}
+
+void admin::handle(exchange& call) {
+    std::string_view authorization = call.header("Authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    bool allowed = authorization.starts_with(scheme) &&
+                   constant_time_equal(authorization.substr(scheme.size()), token_);
+    if (!allowed) {
+        log_.warn("admin unauthorized path=", call.path(), " from=", call.param("REMOTE_ADDR"));
+        call.header("WWW-Authenticate", "Bearer");
+        answer_error(call, 401, "unauthorized");
+        return;
+    }
+    std::string_view endpoint = call.path().substr(prefix_.size());
+    if (endpoint == "status") {
+        if (method_is(call, "GET")) status(call);
+    } else if (endpoint == "reload") {
+        if (method_is(call, "POST")) reload(call);
+    } else if (endpoint == "rollback") {
+        if (method_is(call, "POST")) rollback(call);
+    } else {
+        answer_error(call, 404, "no admin endpoint " + std::string(endpoint.substr(0, 64)));
+    }
+}
+
+void admin::status(exchange& call) {
+    json_writer json;
+    auto uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - facts_.started_at).count();
+    json.begin_object()
+        .field("server", "replugd")
+        .field("version", facts_.build_version)
+        .field("pid", facts_.pid)
+        .field("threads", static_cast<std::uint64_t>(facts_.threads))
+        .field("started_at", facts_.started_at)
+        .field("uptime_s", uptime)
+        .key("routes")
+        .begin_array();
+    for (const auto& route : routes_.status()) {
+        json.begin_object()
+            .field("route", route.spec.pattern)
+            .field("module", route.spec.module)
+            .field("symbol", route.spec.symbol)
+            .field("requests", route.requests)
+            .field("errors", route.errors)
+            .field("in_flight", route.in_flight)
+            .key("current");
+        write_version(json, route.current);
+        json.key("previous");
+        if (route.previous)
+            write_version(json, *route.previous);
+        else
+            json.null();
+        json.key("draining").begin_array();
+        for (const auto& version : route.draining) write_version(json, version);
+        json.end_array();
+        json.key("last_error");
+        if (route.last_error.empty())
+            json.null();
+        else
+            json.begin_object().field("reason", route.last_error).field("at", route.last_error_at).end_object();
+        json.end_object();
+    }
+    json.end_array().end_object();
+    answer(call, 200, json);
+}
+
+void admin::reload(exchange& call) {
+    std::string pattern = query_value(call.query(), "route");
+    json_writer json;
+    if (pattern.empty()) {
+        auto swaps = reload_everything_();
+        if (!swaps) return answer_error(call, status_for(swaps.kind()), swaps.reason());
+        json.begin_object().key("routes").begin_array();
+        for (const auto& swap : *swaps) write_swap(json, swap);
+        json.end_array().end_object();
+        return answer(call, 200, json);
+    }
+    auto swap = routes_.reload(pattern);
+    if (!swap) return answer_error(call, status_for(swap.kind()), swap.reason());
+    write_swap(json, *swap);
+    answer(call, 200, json);
+}
+
+void admin::rollback(exchange& call) {
+    std::string pattern = query_value(call.query(), "route");
+    if (pattern.empty()) return answer_error(call, 400, "rollback needs ?route=PATH");
+    auto swap = routes_.rollback(pattern);
+    if (!swap) return answer_error(call, status_for(swap.kind()), swap.reason());
+    json_writer json;
+    write_swap(json, *swap);
+    answer(call, 200, json);
+}
+
+}  // namespace replug

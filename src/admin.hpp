@@ -1,0 +1,68 @@
+// The admin endpoints under --admin-prefix, each a call into the registry:
+//   GET  status                 routes, versions, counters       200 JSON
+//   POST reload?route=/x        reload one route                 200 | 404 | 422 JSON
+//   POST reload                 re-read the config, reload all   200 | 422 JSON (as SIGHUP)
+//   POST rollback?route=/x      back to the previous version     200 | 404 | 409 JSON
+// Every request needs "Authorization: Bearer TOKEN" (401 without detail
+// otherwise, checked first); mutations need POST (405 otherwise).
+#ifndef REPLUG_ADMIN_HPP
+#define REPLUG_ADMIN_HPP
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "exchange.hpp"
+#include "log.hpp"
+#include "outcome.hpp"
+#include "registry.hpp"
+
+namespace replug {
+
+// What the server tells status about itself.
+struct server_facts {
+    std::string build_version;
+    int pid = 0;
+    unsigned threads = 0;
+    std::chrono::system_clock::time_point started_at;
+};
+
+// True when A and B are equal; the time taken does not depend on where they differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// Decodes %XX and '+' in a query component.
+std::string url_decode(std::string_view text);
+
+// The value of NAME in a query string, decoded; empty when absent.
+std::string query_value(std::string_view query, std::string_view name);
+
+class admin {
+public:
+    using reload_all = std::function<outcome<std::vector<swap_report>>()>;
+
+    admin(std::string prefix, std::string token, registry& routes, reload_all reload_everything,
+          server_facts facts, const logger& log);
+
+    // REQUIRES: call.path() starts with the prefix.
+    void handle(exchange& call);
+
+private:
+    void status(exchange& call);
+    void reload(exchange& call);
+    void rollback(exchange& call);
+
+    std::string prefix_;
+    std::string token_;
+    registry& routes_;
+    reload_all reload_everything_;
+    server_facts facts_;
+    const logger& log_;
+};
+
+// Reads a token file: the first line, without surrounding white space.
+outcome<std::string> read_token_file(const std::string& file);
+
+}  // namespace replug
+
+#endif

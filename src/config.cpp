@@ -1,0 +1,201 @@
+#include "config.hpp"
+
+#include <thread>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace po = boost::program_options;
+
+namespace replug {
+
+namespace {
+
+po::options_description describe_options() {
+    po::options_description options("Options (all of them also work as KEY = VALUE lines in --config)");
+    options.add_options()
+        ("config", po::value<std::string>()->value_name("FILE"), "INI file with the options below")
+        ("listen", po::value<std::string>()->value_name("ADDR"),
+         "HOST:PORT, :PORT or unix:/path.sock (default: an inherited socket on fd 0 or from systemd)")
+        ("listen-mode", po::value<std::string>()->value_name("MODE")->default_value("0660"),
+         "octal permissions of a unix socket")
+        ("threads", po::value<unsigned>()->value_name("N"), "worker threads (default: number of cores)")
+        ("module-path", po::value<std::vector<std::string>>()->value_name("DIR"),
+         "repeatable; the ordered module search path (DIR/NAME.so, then DIR/NAME/index.so)")
+        ("route", po::value<std::vector<std::string>>()->value_name("PATH=MODULE[:SYMBOL]"),
+         "repeatable; PATH exact, or a prefix ending in /* (longest prefix wins, exact beats prefix); "
+         "SYMBOL defaults to serve")
+        ("admin-prefix", po::value<std::string>()->value_name("P")->default_value("/-/"),
+         "where the admin endpoints live")
+        ("admin-token-file", po::value<std::string>()->value_name("FILE"),
+         "bearer token for the admin endpoints; without it admin is off")
+        ("pid-file", po::value<std::string>()->value_name("FILE"), "written at start, removed at exit")
+        ("log-level", po::value<std::string>()->value_name("L")->default_value("info"),
+         "error, warn, info or debug")
+        ("drain-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
+         "on SIGTERM, how long in-flight requests may run before the server exits anyway")
+        ("check", po::bool_switch(), "resolve and load every route, report, exit 0 (all good) or 1")
+        ("version", po::bool_switch(), "print the version and exit")
+        ("help", po::bool_switch(), "print this help and exit");
+    return options;
+}
+
+struct file_entry {
+    std::string key;
+    std::string value;
+    int line;
+};
+
+std::string trim(std::string_view text) {
+    auto start = text.find_first_not_of(" \t\r");
+    if (start == std::string_view::npos) return {};
+    auto end = text.find_last_not_of(" \t\r");
+    return std::string(text.substr(start, end - start + 1));
+}
+
+// Reads KEY = VALUE lines; '#' and ';' start comments. Sections are not used.
+outcome<std::vector<file_entry>> read_config_file(const std::string& file,
+                                                  const po::options_description& options) {
+    std::ifstream input(file);
+    if (!input) return failure{"--config " + file + ": cannot read the file", failure_kind::bad_input};
+    std::vector<file_entry> entries;
+    std::string line;
+    for (int number = 1; std::getline(input, line); ++number) {
+        std::string text = trim(line);
+        if (text.empty() || text.front() == '#' || text.front() == ';') continue;
+        auto where = file + ":" + std::to_string(number) + ": ";
+        auto equals = text.find('=');
+        if (equals == std::string::npos)
+            return failure{where + "expected KEY = VALUE, got '" + text + "'", failure_kind::bad_input};
+        std::string key = trim(text.substr(0, equals));
+        std::string value = trim(text.substr(equals + 1));
+        if (key == "config" || !options.find_nothrow(key, false))
+            return failure{where + "unknown option '" + key + "'", failure_kind::bad_input};
+        entries.push_back({key, value, number});
+    }
+    return entries;
+}
+
+std::string where_set(const std::string& key, const std::vector<file_entry>& file_entries,
+                      const std::string& file) {
+    for (const auto& entry : file_entries)
+        if (entry.key == key) return file + ":" + std::to_string(entry.line) + ": ";
+    return "";
+}
+
+}  // namespace
+
+std::string usage() {
+    std::ostringstream text;
+    text << "Usage: replugd [OPTIONS]\n"
+            "Serves FastCGI requests with handlers from hot-swappable C++ modules.\n\n"
+         << describe_options()
+         << "\nSignals: SIGHUP re-reads the config and reloads every route (all or nothing);\n"
+            "SIGTERM/SIGINT stop accepting, finish in-flight requests, exit 0.\n";
+    return text.str();
+}
+
+outcome<config> parse_config(const std::vector<std::string>& args) {
+    auto options = describe_options();
+    auto bad = [](const std::string& why) { return failure{why, failure_kind::bad_input}; };
+    po::variables_map values;
+    std::vector<file_entry> file_entries;
+    std::string file;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), values);
+        if (values.count("config")) {
+            file = values["config"].as<std::string>();
+            auto entries = read_config_file(file, options);
+            if (!entries) return entries.error();
+            file_entries = std::move(*entries);
+            po::parsed_options parsed(&options);
+            for (const auto& entry : file_entries) {
+                po::option option(entry.key, {entry.value});
+                option.original_tokens = {entry.key, entry.value};
+                parsed.options.push_back(std::move(option));
+            }
+            try {
+                po::store(parsed, values);
+            } catch (const po::error_with_option_name& error) {
+                std::string key = error.get_option_name();
+                if (key.starts_with("--")) key.erase(0, 2);
+                return bad(where_set(key, file_entries, file) + error.what());
+            }
+        }
+        po::notify(values);
+    } catch (const po::error& error) {
+        return bad(error.what());
+    }
+
+    config result;
+    result.help = values["help"].as<bool>();
+    result.version = values["version"].as<bool>();
+    result.check = values["check"].as<bool>();
+    if (!file.empty()) result.config_file = std::filesystem::absolute(file);
+    auto origin = [&](const std::string& key) { return where_set(key, file_entries, file); };
+
+    if (values.count("listen")) {
+        result.listen = values["listen"].as<std::string>();
+        if (result.listen.empty()) return bad(origin("listen") + "--listen: empty address");
+    }
+    const auto& mode = values["listen-mode"].as<std::string>();
+    std::size_t used = 0;
+    unsigned long bits = 0;
+    try {
+        bits = std::stoul(mode, &used, 8);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != mode.size() || bits > 0777)
+        return bad(origin("listen-mode") + "--listen-mode: '" + mode + "' is not an octal mode like 0660");
+    result.listen_mode = static_cast<mode_t>(bits);
+
+    result.threads = values.count("threads") ? values["threads"].as<unsigned>()
+                                             : std::max(1u, std::thread::hardware_concurrency());
+    if (result.threads == 0 || result.threads > 1024)
+        return bad(origin("threads") + "--threads: must be between 1 and 1024");
+
+    if (values.count("module-path"))
+        for (const auto& directory : values["module-path"].as<std::vector<std::string>>()) {
+            if (directory.empty()) return bad(origin("module-path") + "--module-path: empty directory");
+            result.module_path.push_back(std::filesystem::absolute(directory));
+        }
+
+    if (values.count("route")) {
+        // Name the file line of a bad route when it came from the file.
+        std::map<std::string, int> route_lines;
+        for (const auto& entry : file_entries)
+            if (entry.key == "route") route_lines.emplace(entry.value, entry.line);
+        for (const auto& text : values["route"].as<std::vector<std::string>>()) {
+            auto spec = parse_route(text);
+            auto line = route_lines.find(text);
+            std::string where = line == route_lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            if (!spec) return bad(where + "--route: " + spec.reason());
+            for (const auto& other : result.routes)
+                if (other.pattern == spec->pattern)
+                    return bad(where + "--route: path " + spec->pattern + " is routed twice");
+            result.routes.push_back(std::move(*spec));
+        }
+    }
+
+    result.admin_prefix = values["admin-prefix"].as<std::string>();
+    if (!result.admin_prefix.starts_with('/') || !result.admin_prefix.ends_with('/'))
+        return bad(origin("admin-prefix") + "--admin-prefix: must start and end with '/', like /-/");
+    if (values.count("admin-token-file"))
+        result.admin_token_file = std::filesystem::absolute(values["admin-token-file"].as<std::string>());
+    if (values.count("pid-file")) result.pid_file = std::filesystem::absolute(values["pid-file"].as<std::string>());
+
+    auto level = parse_log_level(values["log-level"].as<std::string>());
+    if (!level) return bad(origin("log-level") + "--log-level: expected error, warn, info or debug");
+    result.level = *level;
+
+    double drain = values["drain-timeout"].as<double>();
+    if (!(drain >= 0 && drain <= 86400))
+        return bad(origin("drain-timeout") + "--drain-timeout: must be between 0 and 86400 seconds");
+    result.drain_timeout = std::chrono::milliseconds(static_cast<long long>(drain * 1000));
+    return result;
+}
+
+}  // namespace replug

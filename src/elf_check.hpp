@@ -1,0 +1,23 @@
+// Checks the bytes of a module before the dynamic loader sees them. The
+// loader maps what the program headers say; a file cut short (a copy still in
+// progress) makes it touch pages past the end of the file, and the process
+// dies with SIGBUS inside dlopen. Checked here instead, as a refusal.
+#ifndef REPLUG_ELF_CHECK_HPP
+#define REPLUG_ELF_CHECK_HPP
+
+#include <optional>
+#include <string_view>
+
+#include "outcome.hpp"
+
+namespace replug {
+
+// No failure when IMAGE is a complete ELF shared object for this machine,
+// every PT_LOAD segment lies inside it, and no dynamic symbol is
+// STB_GNU_UNIQUE (such a module can never be unloaded, and the next version
+// would bind to its statics).
+std::optional<failure> check_elf(std::string_view image);
+
+}  // namespace replug
+
+#endif

@@ -1,0 +1,159 @@
+#include "exchange.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace replug {
+
+namespace {
+
+std::string_view reason_phrase(int code) {
+    switch (code) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 413: return "Content Too Large";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        default: return "";
+    }
+}
+
+// Header names are tokens; values may not break the header block.
+bool valid_header(std::string_view name, std::string_view value) {
+    if (name.empty()) return false;
+    for (unsigned char c : name)
+        if (c <= ' ' || c >= 0x7f || c == ':') return false;
+    for (unsigned char c : value)
+        if (c == '\r' || c == '\n' || c == 0) return false;
+    return true;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string request_path(std::string_view script_name, std::string_view path_info,
+                         std::string_view document_uri, std::string_view request_uri) {
+    if (!script_name.empty()) return std::string(script_name) + std::string(path_info);
+    if (!document_uri.empty()) return std::string(document_uri);
+    return std::string(request_uri.substr(0, request_uri.find('?')));
+}
+
+exchange::exchange(FCGX_Request& raw)
+    : raw_(raw),
+      path_(request_path(param("SCRIPT_NAME"), param("PATH_INFO"), param("DOCUMENT_URI"),
+                         param("REQUEST_URI"))) {}
+
+std::string_view exchange::param(std::string_view name) const noexcept {
+    if (!raw_.envp) return {};
+    for (char** entry = raw_.envp; *entry; ++entry) {
+        std::string_view pair(*entry);
+        if (pair.size() > name.size() && pair[name.size()] == '=' && pair.starts_with(name))
+            return pair.substr(name.size() + 1);
+    }
+    return {};
+}
+
+std::string_view exchange::header(std::string_view name) const noexcept {
+    // "Content-Type" -> HTTP_CONTENT_TYPE; CGI passes two without the prefix.
+    if (equal_ignoring_case(name, "Content-Type")) return param("CONTENT_TYPE");
+    if (equal_ignoring_case(name, "Content-Length")) return param("CONTENT_LENGTH");
+    char key[256] = "HTTP_";
+    if (name.size() > sizeof key - 6) return {};
+    std::size_t length = 5;
+    for (char c : name) {
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+        if (c == '-') c = '_';
+        key[length++] = c;
+    }
+    return param(std::string_view(key, length));
+}
+
+std::string_view exchange::body() {
+    if (!body_) {
+        body_.emplace();
+        char buffer[16384];
+        int n;
+        while ((n = FCGX_GetStr(buffer, sizeof buffer, raw_.in)) > 0) body_->append(buffer, static_cast<std::size_t>(n));
+    }
+    return *body_;
+}
+
+void exchange::status(int code) noexcept {
+    if (code >= 100 && code <= 999) status_ = code;
+}
+
+void exchange::header(std::string_view name, std::string_view value) {
+    if (headers_sent_) return;
+    if (!valid_header(name, value))
+        throw std::invalid_argument("invalid response header '" + std::string(name.substr(0, 64)) + "'");
+    if (equal_ignoring_case(name, "Content-Type")) has_content_type_ = true;
+    headers_.append(name).append(": ").append(value).append("\r\n");
+}
+
+void exchange::send_headers() {
+    headers_sent_ = true;
+    std::string block = "Status: " + std::to_string(status_);
+    auto phrase = reason_phrase(status_);
+    if (!phrase.empty()) block.append(" ").append(phrase);
+    block += "\r\n";
+    if (!has_content_type_) block += "Content-Type: text/plain; charset=utf-8\r\n";
+    block += headers_;
+    block += "\r\n";
+    FCGX_PutStr(block.data(), static_cast<int>(block.size()), raw_.out);
+}
+
+void exchange::write(std::string_view data) {
+    if (!headers_sent_) send_headers();
+    while (!data.empty()) {
+        int chunk = static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30));
+        if (FCGX_PutStr(data.data(), chunk, raw_.out) < 0) throw std::runtime_error("client connection lost");
+        data.remove_prefix(static_cast<std::size_t>(chunk));
+    }
+}
+
+void exchange::finish() {
+    if (!headers_sent_) send_headers();
+    if (!body_) {
+        char buffer[16384];
+        while (FCGX_GetStr(buffer, sizeof buffer, raw_.in) > 0) {
+        }
+    }
+}
+
+void exchange::fail(int code, std::string_view message) {
+    if (headers_sent_) return;
+    headers_.clear();
+    has_content_type_ = false;
+    status_ = code;
+    write(message);
+    write("\n");
+}
+
+}  // namespace replug

@@ -1,0 +1,61 @@
+// One FastCGI request/response pair over libfcgi: the server's side of the
+// SDK's abstract replug::request and replug::response.
+#ifndef REPLUG_EXCHANGE_HPP
+#define REPLUG_EXCHANGE_HPP
+
+#include <fcgiapp.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "replug/module.hpp"
+
+namespace replug {
+
+// The path a request is routed by. nginx sends the whole path in SCRIPT_NAME
+// (and DOCUMENT_URI); lighttpd splits it into SCRIPT_NAME=/first-segment and
+// PATH_INFO=/rest. So: SCRIPT_NAME + PATH_INFO, else DOCUMENT_URI, else
+// REQUEST_URI without its query. Empty when none is usable.
+std::string request_path(std::string_view script_name, std::string_view path_info,
+                         std::string_view document_uri, std::string_view request_uri);
+
+class exchange final : public request, public response {
+public:
+    // REQUIRES: RAW holds a request that FCGX_Accept_r returned.
+    explicit exchange(FCGX_Request& raw);
+
+    std::string_view method() const noexcept override { return param("REQUEST_METHOD"); }
+    std::string_view path() const noexcept override { return path_; }
+    std::string_view query() const noexcept override { return param("QUERY_STRING"); }
+    std::string_view param(std::string_view name) const noexcept override;
+    std::string_view header(std::string_view name) const noexcept override;
+    std::string_view body() override;
+
+    void status(int code) noexcept override;
+    void header(std::string_view name, std::string_view value) override;
+    void write(std::string_view data) override;
+
+    bool headers_sent() const { return headers_sent_; }
+    int status_code() const { return status_; }
+    // Sends the headers if nothing was written, and reads what is left of the
+    // request body so that the next request on a kept connection parses.
+    void finish();
+    // A complete plain-text answer, when nothing was sent yet.
+    void fail(int code, std::string_view message);
+
+private:
+    void send_headers();
+
+    FCGX_Request& raw_;
+    std::string path_;
+    std::optional<std::string> body_;
+    int status_ = 200;
+    std::string headers_;
+    bool has_content_type_ = false;
+    bool headers_sent_ = false;
+};
+
+}  // namespace replug
+
+#endif

@@ -1,0 +1,131 @@
+#include "listener.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace replug {
+
+namespace {
+
+constexpr int backlog = 1024;
+
+bool is_listening_socket(int fd) {
+    int listening = 0;
+    socklen_t size = sizeof listening;
+    return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening;
+}
+
+failure socket_failure(const std::string& address, const std::string& step) {
+    return failure{"--listen " + address + ": " + step + ": " + std::strerror(errno)};
+}
+
+outcome<listener> open_unix(const std::string& address, const std::string& path, mode_t mode) {
+    sockaddr_un where{};
+    where.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof where.sun_path)
+        return failure{"--listen " + address + ": socket path is empty or too long", failure_kind::bad_input};
+    std::memcpy(where.sun_path, path.data(), path.size());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return socket_failure(address, "socket");
+    struct stat existing {};
+    if (::lstat(path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
+        // Replace a socket left by a crashed server, never a live one.
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) {
+            ::close(fd);
+            return failure{"--listen " + address + ": another server is listening on it"};
+        }
+        ::unlink(path.c_str());
+        ::close(fd);
+        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return socket_failure(address, "socket");
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) != 0) {
+        auto why = socket_failure(address, "bind");
+        ::close(fd);
+        return why;
+    }
+    if (::chmod(path.c_str(), mode) != 0 || ::listen(fd, backlog) != 0) {
+        auto why = socket_failure(address, "chmod/listen");
+        ::close(fd);
+        ::unlink(path.c_str());
+        return why;
+    }
+    return listener{fd, "unix:" + path, std::filesystem::path(path)};
+}
+
+outcome<listener> open_inet(const std::string& address) {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos)
+        return failure{"--listen " + address + ": expected HOST:PORT, :PORT or unix:/path.sock",
+                       failure_kind::bad_input};
+    std::string host = address.substr(0, colon);
+    std::string port = address.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
+        return failure{"--listen " + address + ": bad port '" + port + "'", failure_kind::bad_input};
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found); rc != 0)
+        return failure{"--listen " + address + ": " + ::gai_strerror(rc), failure_kind::bad_input};
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
+    // With no host, prefer the IPv6 wildcard: it takes IPv4 too.
+    addrinfo* chosen = found;
+    for (auto* each = found; each && host.empty(); each = each->ai_next)
+        if (each->ai_family == AF_INET6) chosen = each;
+    int fd = ::socket(chosen->ai_family, chosen->ai_socktype | SOCK_CLOEXEC, chosen->ai_protocol);
+    if (fd < 0) return socket_failure(address, "socket");
+    int on = 1, off = 0;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (chosen->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (::bind(fd, chosen->ai_addr, chosen->ai_addrlen) != 0 || ::listen(fd, backlog) != 0) {
+        auto why = socket_failure(address, "bind");
+        ::close(fd);
+        return why;
+    }
+    return listener{fd, address, std::nullopt};
+}
+
+}  // namespace
+
+outcome<listener> open_listener(const std::string& address, mode_t unix_mode) {
+    if (address.starts_with("unix:")) return open_unix(address, address.substr(5), unix_mode);
+    return open_inet(address);
+}
+
+std::optional<listener> inherited_listener() {
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    if (pid && fds && std::strtol(pid, nullptr, 10) == ::getpid() && std::strtol(fds, nullptr, 10) >= 1) {
+        ::unsetenv("LISTEN_PID");
+        ::unsetenv("LISTEN_FDS");
+        ::unsetenv("LISTEN_FDNAMES");
+        if (is_listening_socket(3)) {
+            ::fcntl(3, F_SETFD, FD_CLOEXEC);
+            return listener{3, "systemd socket (fd 3)", std::nullopt};
+        }
+    }
+    if (is_listening_socket(0)) {
+        // Move it off fd 0 so that nothing mistakes it for standard input.
+        int fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) return std::nullopt;
+        int null = ::open("/dev/null", O_RDONLY);
+        ::dup2(null, 0);
+        if (null > 0) ::close(null);
+        return listener{fd, "inherited socket (fd 0)", std::nullopt};
+    }
+    return std::nullopt;
+}
+
+}  // namespace replug

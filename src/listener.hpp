@@ -1,0 +1,32 @@
+// The listening socket: opened from --listen, or inherited from spawn-fcgi
+// (fd 0) or systemd socket activation (LISTEN_FDS, fd 3).
+#ifndef REPLUG_LISTENER_HPP
+#define REPLUG_LISTENER_HPP
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "outcome.hpp"
+
+namespace replug {
+
+struct listener {
+    int fd = -1;
+    std::string description;                   // for logs: "127.0.0.1:9000", "unix:/run/x.sock", ...
+    std::optional<std::filesystem::path> unix_path;  // ours to remove at exit
+};
+
+// ADDRESS is HOST:PORT, :PORT (all addresses), [V6]:PORT or unix:/path.sock.
+// A stale unix socket file (nobody listening) is replaced; a live one is not.
+outcome<listener> open_listener(const std::string& address, mode_t unix_mode);
+
+// A listening socket this process was started with, if any: systemd's when
+// LISTEN_PID names this process, else fd 0 when it is a listening socket.
+std::optional<listener> inherited_listener();
+
+}  // namespace replug
+
+#endif

@@ -1,0 +1,192 @@
+#include "loader.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "elf_check.hpp"
+
+namespace replug {
+
+namespace {
+
+// Larger than any sane module; stops a runaway file (or /dev/zero behind a
+// symlink) from eating the memory of the server.
+constexpr off_t max_module_bytes = off_t{1} << 30;
+
+std::string errno_text() { return std::strerror(errno); }
+
+class file_descriptor {
+public:
+    explicit file_descriptor(int fd) : fd_(fd) {}
+    ~file_descriptor() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    file_descriptor(const file_descriptor&) = delete;
+    file_descriptor& operator=(const file_descriptor&) = delete;
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
+// Reads the whole file behind FD. The image is what gets checked and loaded:
+// later changes to the file do not matter.
+outcome<std::string> read_image(int fd, const std::filesystem::path& file, module_origin& origin) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return failure{"cannot stat " + file.string() + ": " + errno_text()};
+    if (!S_ISREG(info.st_mode)) return failure{file.string() + " is not a regular file"};
+    if (info.st_size > max_module_bytes) return failure{file.string() + " is larger than 1 GiB"};
+    origin.inode = info.st_ino;
+    origin.size = info.st_size;
+    std::string image;
+    image.resize(static_cast<std::size_t>(info.st_size));
+    std::size_t done = 0;
+    while (done < image.size()) {
+        ssize_t n = ::pread(fd, image.data() + done, image.size() - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return failure{"cannot read " + file.string() + ": " + errno_text()};
+        if (n == 0) break;  // shrank while we read: the ELF check sees the short image
+        done += static_cast<std::size_t>(n);
+    }
+    image.resize(done);
+    return image;
+}
+
+// A sealed in-memory copy of IMAGE: nobody, not even this process, can change
+// it while it is mapped.
+outcome<int> private_copy(const std::string& name, const std::string& image) {
+    file_descriptor fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (fd.get() < 0) return failure{"memfd_create failed: " + errno_text()};
+    std::size_t done = 0;
+    while (done < image.size()) {
+        ssize_t n = ::write(fd.get(), image.data() + done, image.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return failure{"cannot write private copy: " + errno_text()};
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        return failure{"cannot seal private copy: " + errno_text()};
+    return fd.release();
+}
+
+template <typename T>
+T* symbol_or_null(boost::dll::shared_library& library, const char* name) {
+    return library.has(name) ? &library.get<T>(name) : nullptr;
+}
+
+}  // namespace
+
+bool mapped(const std::string& mapping_name) {
+    std::ifstream maps("/proc/self/maps");
+    std::string needle = "/memfd:" + mapping_name + " ";
+    std::string line;
+    while (std::getline(maps, line))
+        if ((line + " ").find(needle) != std::string::npos) return true;
+    return false;
+}
+
+module_version::module_version(module_origin origin, boost::dll::shared_library library, int memfd,
+                               std::string mapping_name, const logger& log)
+    : origin_(std::move(origin)),
+      library_(std::move(library)),
+      memfd_(memfd),
+      mapping_name_(std::move(mapping_name)),
+      log_(log) {}
+
+module_version::~module_version() {
+    if (on_unload_) {
+        try {
+            on_unload_();
+        } catch (const std::exception& error) {
+            log_.warn("unload hook threw module=", origin_.module, " generation=", generation_,
+                      " what=\"", error.what(), "\"");
+        } catch (...) {
+            log_.warn("unload hook threw module=", origin_.module, " generation=", generation_);
+        }
+    }
+    library_.unload();
+    if (mapped(mapping_name_)) {
+        // Keep the fd: its /proc/self/fd/N name must stay unique while mapped.
+        log_.warn("unload module=", origin_.module, " generation=", generation_,
+                  " stays mapped after dlclose (RTLD_NODELETE or a thread-local destructor); "
+                  "its memory is not given back");
+        return;
+    }
+    ::close(memfd_);
+    log_.debug("unload module=", origin_.module, " generation=", generation_, " unmapped");
+}
+
+outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::path& file,
+                                                      const std::string& module,
+                                                      const std::string& symbol,
+                                                      std::uint64_t generation) {
+    auto started = std::chrono::steady_clock::now();
+    auto refuse = [&](const std::string& why) {
+        return failure{"module " + file.string() + ": " + why};
+    };
+
+    module_origin origin{module, symbol, file, 0, 0};
+    file_descriptor user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (user_file.get() < 0) return refuse("cannot open: " + errno_text());
+    auto image = read_image(user_file.get(), file, origin);
+    if (!image) return failure{image.reason()};
+    if (auto why = check_elf(*image)) return refuse(why->reason);
+
+    std::string mapping_name = "replug:" + module + ":" + std::to_string(++copies_);
+    auto copy = private_copy(mapping_name, *image);
+    if (!copy) return refuse(copy.reason());
+    file_descriptor copy_fd(*copy);
+
+    boost::dll::shared_library library;
+    try {
+        library.load("/proc/self/fd/" + std::to_string(copy_fd.get()),
+                     boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    } catch (const std::exception& error) {
+        return refuse(std::string("dlopen failed: ") + error.what());
+    }
+    // From here on the version owns the copy and unloads it on every path.
+    auto version = std::make_shared<module_version>(origin, std::move(library), copy_fd.release(),
+                                                    mapping_name, log_);
+    auto& loaded = version->library_;
+
+    auto* abi = symbol_or_null<const unsigned>(loaded, "replug_abi_version");
+    if (!abi) return refuse("not a replug module: no replug_abi_version symbol (include <replug/module.hpp>)");
+    if (*abi != REPLUG_ABI_VERSION)
+        return refuse("built against replug ABI " + std::to_string(*abi) + ", this server speaks ABI " +
+                      std::to_string(REPLUG_ABI_VERSION) + "; rebuild it against this SDK");
+    auto* handler = symbol_or_null<handler_function* const>(loaded, symbol.c_str());
+    if (!handler || !*handler)
+        return refuse("no handler symbol '" + symbol + "' (is REPLUG_HANDLER(" + symbol + ") in the module?)");
+    version->handler_ = *handler;
+    if (auto* text = symbol_or_null<const char>(loaded, "replug_module_version")) version->version_ = text;
+    version->generation_ = generation;
+
+    if (auto* hook = symbol_or_null<load_hook* const>(loaded, "replug_on_load")) {
+        bool accepted = false;
+        try {
+            accepted = (*hook)();
+        } catch (const std::exception& error) {
+            return refuse(std::string("load hook threw: ") + error.what());
+        } catch (...) {
+            return refuse("load hook threw a non-standard exception");
+        }
+        if (!accepted) return refuse("load hook refused the new version");
+    }
+    // Only a version that was accepted gets to run its unload hook.
+    if (auto* hook = symbol_or_null<unload_hook* const>(loaded, "replug_on_unload")) version->on_unload_ = *hook;
+
+    version->loaded_at_ = std::chrono::system_clock::now();
+    version->load_milliseconds_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    return version;
+}
+
+}  // namespace replug

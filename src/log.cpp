@@ -1,0 +1,55 @@
+#include "log.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+namespace replug {
+
+namespace {
+
+constexpr std::string_view level_names[] = {"error", "warn", "info", "debug"};
+
+std::string utc_timestamp() {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t seconds = system_clock::to_time_t(now);
+    auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm parts{};
+    gmtime_r(&seconds, &parts);
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", parts.tm_year + 1900,
+                  parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+                  static_cast<int>(millis));
+    return text;
+}
+
+}  // namespace
+
+std::optional<log_level> parse_log_level(std::string_view name) {
+    for (std::size_t i = 0; i < std::size(level_names); ++i)
+        if (level_names[i] == name) return static_cast<log_level>(i);
+    return std::nullopt;
+}
+
+logger::logger(log_level level)
+    : level_(level), timestamps_(std::getenv("JOURNAL_STREAM") == nullptr) {}
+
+void logger::write(log_level level, std::string_view message) const {
+    std::string line = timestamps_ ? utc_timestamp() : std::string();
+    line += level_names[static_cast<int>(level)];
+    line += ' ';
+    line += message;
+    line += '\n';
+    std::size_t done = 0;
+    while (done < line.size()) {
+        ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace replug

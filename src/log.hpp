@@ -1,0 +1,54 @@
+// One line per event, to stderr, so that a terminal and journald both read it:
+//   2026-11-27T10:00:00.123Z info reload route=/x module=x 1 -> 2 load=0.31ms
+// Under systemd (JOURNAL_STREAM set) the timestamp is left to journald.
+#ifndef REPLUG_LOG_HPP
+#define REPLUG_LOG_HPP
+
+#include <atomic>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace replug {
+
+enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
+
+std::optional<log_level> parse_log_level(std::string_view name);
+
+class logger {
+public:
+    explicit logger(log_level level = log_level::info);
+
+    void set_level(log_level level) { level_.store(level, std::memory_order_relaxed); }
+    bool enabled(log_level level) const {
+        return level <= level_.load(std::memory_order_relaxed);
+    }
+    // Writes one line with a single write(2), so lines from threads never mix.
+    void write(log_level level, std::string_view message) const;
+
+    template <typename... Parts>
+    void error(const Parts&... parts) const { emit(log_level::error, parts...); }
+    template <typename... Parts>
+    void warn(const Parts&... parts) const { emit(log_level::warn, parts...); }
+    template <typename... Parts>
+    void info(const Parts&... parts) const { emit(log_level::info, parts...); }
+    template <typename... Parts>
+    void debug(const Parts&... parts) const { emit(log_level::debug, parts...); }
+
+private:
+    template <typename... Parts>
+    void emit(log_level level, const Parts&... parts) const {
+        if (!enabled(level)) return;
+        std::ostringstream line;
+        (line << ... << parts);
+        write(level, line.str());
+    }
+
+    std::atomic<log_level> level_;
+    bool timestamps_;
+};
+
+}  // namespace replug
+
+#endif

@@ -1,0 +1,51 @@
+// Request path -> route. A route pattern is an exact path ("/hello") or a
+// prefix ending in "/*" ("/echo/*", which takes "/echo" and everything under
+// "/echo/"). Exact beats prefix; among prefixes the longest wins.
+#ifndef REPLUG_ROUTER_HPP
+#define REPLUG_ROUTER_HPP
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "outcome.hpp"
+
+namespace replug {
+
+// One --route PATH=MODULE[:SYMBOL].
+struct route_spec {
+    std::string pattern;
+    std::string module;
+    std::string symbol = "serve";
+
+    bool operator==(const route_spec&) const = default;
+};
+
+// Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
+outcome<route_spec> parse_route(std::string_view text);
+
+class router {
+public:
+    router() = default;
+    // REQUIRES: every pattern is valid (parse_route accepted it) and unique.
+    explicit router(const std::vector<std::string>& patterns);
+
+    // The index (into the constructor's patterns) of the route for PATH.
+    std::optional<std::size_t> match(std::string_view path) const;
+
+private:
+    struct text_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+    };
+    std::unordered_map<std::string, std::size_t, text_hash, std::equal_to<>> exact_;
+    // Prefixes without the "*" ("/echo/"), longest first.
+    std::vector<std::pair<std::string, std::size_t>> prefixes_;
+};
+
+}  // namespace replug
+
+#endif

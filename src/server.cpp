@@ -1,0 +1,216 @@
+#include "server.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <typeinfo>
+
+namespace replug {
+
+namespace {
+
+// Paths a handler could be fooled by never reach one.
+bool routable(std::string_view path) {
+    return !path.empty() && path.front() == '/';
+}
+
+}  // namespace
+
+server::server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
+               admin_handler admin, const logger& log)
+    : socket_(std::move(socket)),
+      thread_count_(threads),
+      routes_(routes),
+      admin_prefix_(std::move(admin_prefix)),
+      admin_(std::move(admin)),
+      log_(log) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
+    int flags = ::fcntl(socket_.fd, F_GETFL);
+    ::fcntl(socket_.fd, F_SETFL, flags | O_NONBLOCK);
+    epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd}};
+    epoll_event wake_event{EPOLLIN, {.fd = wake_fd_}};  // level-triggered: wakes every worker
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket_.fd, &listen_event) != 0 ||
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0)
+        throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+}
+
+server::~server() {
+    if (!workers_.empty()) stop(std::chrono::milliseconds(0));
+    for (int fd : connections_) ::close(fd);
+    if (socket_.fd >= 0) ::close(socket_.fd);
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+}
+
+void server::start() {
+    for (unsigned i = 0; i < thread_count_; ++i) workers_.emplace_back([this] { work(); });
+}
+
+void server::work() {
+    running_.fetch_add(1);
+    while (true) {
+        epoll_event ready{};
+        int n = ::epoll_wait(epoll_fd_, &ready, 1, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            log_.error("epoll_wait failed: ", std::strerror(errno));
+            break;
+        }
+        if (ready.data.fd == wake_fd_) break;
+        if (ready.data.fd == socket_.fd) {
+            accept_ready();
+            continue;
+        }
+        busy_.fetch_add(1);
+        serve_connection(ready.data.fd);
+        if (busy_.fetch_sub(1) == 1 && stopping_.load()) {
+            std::lock_guard lock(mutex_);
+            idle_.notify_all();
+        }
+    }
+    running_.fetch_sub(1);
+    std::lock_guard lock(mutex_);
+    idle_.notify_all();
+}
+
+void server::accept_ready() {
+    while (true) {
+        int fd = ::accept4(socket_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && !stopping_.load())
+                log_.warn("accept failed on ", socket_.description, ": ", std::strerror(errno));
+            break;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            connections_.insert(fd);
+        }
+        epoll_event event{EPOLLIN | EPOLLONESHOT, {.fd = fd}};
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+    }
+    if (!stopping_.load()) {
+        epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd}};
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, socket_.fd, &rearm);
+    }
+}
+
+void server::park(int fd) {
+    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = fd}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &rearm);
+}
+
+void server::forget(int fd) {
+    std::lock_guard lock(mutex_);
+    connections_.erase(fd);
+}
+
+void server::serve_connection(int fd) {
+    FCGX_Request raw;
+    // No listen socket: if the connection ends, FCGX_Accept_r closes it and
+    // fails instead of accepting another one behind our back.
+    FCGX_InitRequest(&raw, -1, 0);
+    raw.ipcFd = fd;
+    raw.keepConnection = 1;  // so that the Finish inside Accept keeps our fd
+    if (FCGX_Accept_r(&raw) < 0) {  // peer closed, or not FastCGI: libfcgi closed the fd
+        forget(fd);
+        return;
+    }
+    {
+        exchange call(raw);
+        dispatch(call);
+    }
+    if (stopping_.load()) raw.keepConnection = 0;
+    FCGX_Finish_r(&raw);
+    if (raw.ipcFd >= 0)
+        park(fd);
+    else
+        forget(fd);
+}
+
+void server::dispatch(exchange& call) {
+    std::string_view path = call.path();
+    if (!routable(path)) {
+        log_.warn("bad request: unusable path '", path.substr(0, 256), "'");
+        call.fail(400, "Bad Request");
+        call.finish();
+        return;
+    }
+    if (admin_ && path.starts_with(admin_prefix_)) {
+        admin_(call);
+        call.finish();
+        return;
+    }
+    auto table = routes_.table();
+    route* target = table->match(path);
+    if (!target) {
+        call.fail(404, "Not Found");
+        call.finish();
+        return;
+    }
+    auto version = target->current();  // pinned until this function returns
+    target->requests.fetch_add(1, std::memory_order_relaxed);
+    target->in_flight.fetch_add(1, std::memory_order_relaxed);
+    version->in_flight.fetch_add(1, std::memory_order_relaxed);
+    auto failed = [&](std::string_view what) {
+        target->errors.fetch_add(1, std::memory_order_relaxed);
+        log_.error("handler threw route=", path, " module=", version->origin().module,
+                   " version=", version->version(), " generation=", version->generation(), " what=\"",
+                   what, "\"");
+        call.fail(500, "Internal Server Error");
+    };
+    // The exception object may live in the module's code: handle it while pinned.
+    try {
+        version->handler()(call, call);
+    } catch (const std::exception& error) {
+        failed(error.what());
+    } catch (...) {
+        failed("non-standard exception");
+    }
+    try {
+        call.finish();
+    } catch (const std::exception& error) {
+        log_.warn("response to ", path, " not finished: ", error.what());
+    }
+    version->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    target->in_flight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int server::stop(std::chrono::milliseconds drain) {
+    if (stopping_.exchange(true)) return 0;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket_.fd, nullptr);
+    ::close(socket_.fd);
+    socket_.fd = -1;
+    if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
+
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    std::unique_lock lock(mutex_);
+    idle_.wait_until(lock, deadline, [&] { return busy_.load() == 0; });
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+    bool all_done = idle_.wait_until(lock, deadline, [&] { return running_.load() == 0; });
+    int left = busy_.load();
+    if (!all_done) {
+        for (auto& worker : workers_) worker.detach();
+        workers_.clear();
+        return left > 0 ? left : 0;
+    }
+    lock.unlock();
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+    std::lock_guard relock(mutex_);
+    for (int fd : connections_) ::close(fd);
+    connections_.clear();
+    return 0;
+}
+
+}  // namespace replug

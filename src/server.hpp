@@ -1,0 +1,82 @@
+// Workers serving FastCGI: accept -> route -> pin the version -> call ->
+// respond -> unpin. libfcgi speaks the protocol; connections are ours.
+//
+// Idle connections are parked in one epoll set that every worker waits on,
+// so a thread never sits in read() on a keep-alive connection that has no
+// request (nginx's fastcgi_keep_conn would otherwise pin one thread per
+// connection, make others wait seconds in the backlog, and keep SIGTERM
+// from ever completing). A worker takes one ready connection, lets
+// FCGX_Accept_r read the request from it, serves it, and parks it again.
+#ifndef REPLUG_SERVER_HPP
+#define REPLUG_SERVER_HPP
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "exchange.hpp"
+#include "listener.hpp"
+#include "log.hpp"
+#include "registry.hpp"
+
+namespace replug {
+
+// Answers requests under the admin prefix; see admin.hpp.
+using admin_handler = std::function<void(exchange&)>;
+
+class server {
+public:
+    // ADMIN may be empty (admin off): its prefix is then routed like any path.
+    server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
+           admin_handler admin, const logger& log);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Starts the workers and returns.
+    void start();
+
+    // Stops accepting, lets requests in flight finish within DRAIN, closes
+    // idle connections and joins the workers. Returns the number of requests
+    // still running when DRAIN ran out (their threads are left behind).
+    int stop(std::chrono::milliseconds drain);
+
+    unsigned threads() const { return thread_count_; }
+    int busy() const { return busy_.load(std::memory_order_relaxed); }
+
+private:
+    void work();
+    void accept_ready();
+    void serve_connection(int fd);
+    void dispatch(exchange& call);
+    void park(int fd);
+    void forget(int fd);
+
+    listener socket_;
+    unsigned thread_count_;
+    registry& routes_;
+    std::string admin_prefix_;
+    admin_handler admin_;
+    const logger& log_;
+
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    std::vector<std::thread> workers_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> busy_{0};
+    std::atomic<int> running_{0};
+
+    std::mutex mutex_;  // guards connections_ and the two condition variables' waits
+    std::condition_variable idle_;
+    std::unordered_set<int> connections_;
+};
+
+}  // namespace replug
+
+#endif
