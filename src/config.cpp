@@ -21,6 +21,10 @@ po::options_description describe_options() {
          "HOST:PORT, :PORT or unix:/path.sock (default: an inherited socket on fd 0 or from systemd)")
         ("listen-mode", po::value<std::string>()->value_name("MODE")->default_value("0660"),
          "octal permissions of a unix socket")
+        ("listen-owner", po::value<std::string>()->value_name("USER"),
+         "owner of a unix socket (like php-fpm's listen.owner)")
+        ("listen-group", po::value<std::string>()->value_name("GROUP"),
+         "group of a unix socket, e.g. the front server's group (www-data)")
         ("threads", po::value<unsigned>()->value_name("N"), "worker threads (default: number of cores)")
         ("module-path", po::value<std::vector<std::string>>()->value_name("DIR"),
          "repeatable; the ordered module search path (DIR/NAME.so, then DIR/NAME/index.so)")
@@ -151,6 +155,8 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (used != mode.size() || bits > 0777)
         return bad(origin("listen-mode") + "--listen-mode: '" + mode + "' is not an octal mode like 0660");
     result.listen_mode = static_cast<mode_t>(bits);
+    if (values.count("listen-owner")) result.listen_owner = values["listen-owner"].as<std::string>();
+    if (values.count("listen-group")) result.listen_group = values["listen-group"].as<std::string>();
 
     result.threads = values.count("threads") ? values["threads"].as<unsigned>()
                                              : std::max(1u, std::thread::hardware_concurrency());

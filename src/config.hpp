@@ -21,6 +21,8 @@ struct config {
     std::optional<std::filesystem::path> config_file;
     std::string listen;  // empty: use an inherited socket
     mode_t listen_mode = 0660;
+    std::string listen_owner;  // user name; empty: leave as created
+    std::string listen_group;
     unsigned threads = 0;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;

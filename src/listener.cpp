@@ -1,6 +1,8 @@
 #include "listener.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,7 +30,26 @@ failure socket_failure(const std::string& address, const std::string& step) {
     return failure{"--listen " + address + ": " + step + ": " + std::strerror(errno)};
 }
 
-outcome<listener> open_unix(const std::string& address, const std::string& path, mode_t mode) {
+// The uid and gid to give the socket file; -1 leaves one unchanged.
+outcome<std::pair<uid_t, gid_t>> socket_owner(const unix_socket_access& access) {
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    if (!access.owner.empty()) {
+        passwd* user = ::getpwnam(access.owner.c_str());
+        if (!user) return failure{"--listen-owner: no user '" + access.owner + "'", failure_kind::bad_input};
+        uid = user->pw_uid;
+    }
+    if (!access.group.empty()) {
+        group* found = ::getgrnam(access.group.c_str());
+        if (!found) return failure{"--listen-group: no group '" + access.group + "'", failure_kind::bad_input};
+        gid = found->gr_gid;
+    }
+    return std::pair{uid, gid};
+}
+
+outcome<listener> open_unix(const std::string& address, const std::string& path, const unix_socket_access& access) {
+    auto owner = socket_owner(access);
+    if (!owner) return owner.error();
     sockaddr_un where{};
     where.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof where.sun_path)
@@ -53,8 +74,10 @@ outcome<listener> open_unix(const std::string& address, const std::string& path,
         ::close(fd);
         return why;
     }
-    if (::chmod(path.c_str(), mode) != 0 || ::listen(fd, backlog) != 0) {
-        auto why = socket_failure(address, "chmod/listen");
+    bool give = owner->first != static_cast<uid_t>(-1) || owner->second != static_cast<gid_t>(-1);
+    if (::chmod(path.c_str(), access.mode) != 0 || (give && ::chown(path.c_str(), owner->first, owner->second) != 0) ||
+        ::listen(fd, backlog) != 0) {
+        auto why = socket_failure(address, "chmod/chown/listen");
         ::close(fd);
         ::unlink(path.c_str());
         return why;
@@ -99,8 +122,8 @@ outcome<listener> open_inet(const std::string& address) {
 
 }  // namespace
 
-outcome<listener> open_listener(const std::string& address, mode_t unix_mode) {
-    if (address.starts_with("unix:")) return open_unix(address, address.substr(5), unix_mode);
+outcome<listener> open_listener(const std::string& address, const unix_socket_access& access) {
+    if (address.starts_with("unix:")) return open_unix(address, address.substr(5), access);
     return open_inet(address);
 }
 

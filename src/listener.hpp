@@ -19,9 +19,16 @@ struct listener {
     std::optional<std::filesystem::path> unix_path;  // ours to remove at exit
 };
 
+// How a unix socket file is made: its mode, and optionally its owner and group.
+struct unix_socket_access {
+    mode_t mode = 0660;
+    std::string owner;
+    std::string group;
+};
+
 // ADDRESS is HOST:PORT, :PORT (all addresses), [V6]:PORT or unix:/path.sock.
 // A stale unix socket file (nobody listening) is replaced; a live one is not.
-outcome<listener> open_listener(const std::string& address, mode_t unix_mode);
+outcome<listener> open_listener(const std::string& address, const unix_socket_access& access);
 
 // A listening socket this process was started with, if any: systemd's when
 // LISTEN_PID names this process, else fd 0 when it is a listening socket.

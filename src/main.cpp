@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
 
     std::optional<replug::listener> socket;
     if (!settings.listen.empty()) {
-        auto opened = replug::open_listener(settings.listen, settings.listen_mode);
+        auto opened = replug::open_listener(
+            settings.listen, {settings.listen_mode, settings.listen_owner, settings.listen_group});
         if (!opened)
             return fail(opened.kind() == replug::failure_kind::bad_input ? exit_config : exit_runtime, opened.reason());
         socket = std::move(*opened);

@@ -1,0 +1,267 @@
+"""The one fixture helper for integration tests: starts the real replugd,
+nginx and friends as child processes in a temp dir, on free ports or unix
+sockets, waits on conditions (never fixed sleeps), and stops them by PID."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import fcgi_client
+
+REPLUGD = os.environ.get("REPLUGD", "replugd")
+SOURCE_ROOT = os.environ.get("REPLUG_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+TEST_MODULES = os.environ.get("REPLUG_TEST_MODULES", "")
+EXAMPLE_MODULES = os.environ.get("REPLUG_EXAMPLE_MODULES", "")
+NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+TOKEN = "test-token-0123456789abcdef"
+
+
+def wait_for(condition, timeout=10.0, what="condition"):
+    """Polls CONDITION until it returns something truthy; fails after TIMEOUT."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(delay)  # polling interval, not a stand-in for a condition
+        delay = min(delay * 2, 0.1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_connect(address):
+    try:
+        fcgi_client.connect(address, timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_module(name):
+    return os.path.join(TEST_MODULES, name + ".so")
+
+
+def example_module(name):
+    return os.path.join(EXAMPLE_MODULES, name + ".so")
+
+
+def install(source, target):
+    """Puts SOURCE at TARGET the way a deploy does: write beside it, rename over."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    temporary = target + ".tmp"
+    shutil.copyfile(source, temporary)
+    os.rename(temporary, target)
+
+
+def overwrite_in_place(source, target):
+    """`cp source target` over an existing file: same inode, new bytes."""
+    with open(source, "rb") as new, open(target, "r+b") as old:
+        data = new.read()
+        old.seek(0)
+        old.write(data)
+        old.truncate(len(data))
+
+
+class Process:
+    """A child process with its output in a log file; stopped by PID."""
+
+    def __init__(self, argv, log_path, env=None, **popen):
+        self.argv = argv
+        self.log_path = log_path
+        self.log_file = open(log_path, "wb")
+        self.process = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                        stdin=popen.pop("stdin", subprocess.DEVNULL), env=env, **popen)
+        self.pid = self.process.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def running(self):
+        return self.process.poll() is None
+
+    def send(self, number):
+        os.kill(self.pid, number)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stops the process and returns its exit status."""
+        if self.running():
+            self.send(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"{self.argv[0]} did not stop within {timeout}s after signal {sig}")
+        finally:
+            self.log_file.close()
+
+
+class Replugd(Process):
+    def __init__(self, workdir, args, address=None, token=True, wait=True, env=None, **popen):
+        self.workdir = workdir
+        self.address = address or "unix:" + os.path.join(workdir, "replugd.sock")
+        argv = [REPLUGD] + args
+        if "--listen" not in args and address != "inherited":
+            argv += ["--listen", self.address]
+        if token and not any(a.startswith("--admin-token-file") for a in args):
+            token_file = os.path.join(workdir, "admin.token")
+            with open(token_file, "w") as f:
+                f.write(TOKEN + "\n")
+            os.chmod(token_file, 0o600)
+            argv += ["--admin-token-file", token_file]
+        super().__init__(argv, os.path.join(workdir, "replugd.log"), env=env, **popen)
+        if wait:
+            wait_for(lambda: not self.running() or "serving on" in self.log(), what="replugd to start")
+            if not self.running():
+                raise AssertionError("replugd exited at start:\n" + self.log())
+
+    def request(self, path, **kwargs):
+        return fcgi_client.request(self.address, path, **kwargs)
+
+    def admin(self, method, endpoint, token=TOKEN, **kwargs):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        query = kwargs.pop("query", "")
+        return self.request("/-/" + endpoint, method=method, query=query, headers=headers, **kwargs)
+
+
+class Nginx(Process):
+    """A real nginx running the shipped site config (nginx/replug.conf), with
+    only its two addresses replaced: the listen port and the upstream."""
+
+    def __init__(self, workdir, upstream, site=os.path.join(SOURCE_ROOT, "nginx", "replug.conf"),
+                 replace_upstream="unix:/run/replug/replugd.sock"):
+        self.port = free_port()
+        prefix = os.path.join(workdir, "nginx")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        os.chmod(workdir, 0o755)
+        shutil.copy("/etc/nginx/fastcgi_params", os.path.join(prefix, "fastcgi_params"))
+        with open(site) as f:
+            text = f.read()
+        assert "listen 80;" in text and replace_upstream in text
+        text = text.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        text = text.replace(replace_upstream, upstream)
+        with open(os.path.join(prefix, "site.conf"), "w") as f:
+            f.write(text)
+        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+            f.write(f"""
+user www-data;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    fastcgi_temp_path {prefix}/fastcgi;
+    proxy_temp_path {prefix}/proxy;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include site.conf;
+}}
+""")
+        super().__init__([NGINX, "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-g", "daemon off;"],
+                         os.path.join(workdir, "nginx.log"))
+        self.prefix = prefix
+        wait_for(lambda: not self.running() or self._listening(), what="nginx to listen")
+        if not self.running():
+            raise AssertionError("nginx exited at start:\n" + self.log())
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def error_log(self):
+        with open(os.path.join(self.prefix, "logs", "error.log")) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        return super().stop(sig, timeout)
+
+
+class HTTP:
+    """A keep-alive HTTP client to a front server on loopback."""
+
+    def __init__(self, port, timeout=15):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None):
+        self.connection.request(method, path, body=body, headers=headers or {})
+        response = self.connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace"), dict(response.getheaders())
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def admin(self, method, endpoint, token=TOKEN):
+        status, body, _ = self.request(method, "/-/" + endpoint,
+                                       headers={"Authorization": "Bearer " + token} if token else {})
+        return status, body
+
+    def close(self):
+        self.connection.close()
+
+
+class TestCase(unittest.TestCase):
+    """A test with its own temp dir; everything it starts is stopped after."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="replug-test-")
+        os.chmod(self.dir, 0o755)
+        self.modules = os.path.join(self.dir, "modules")
+        os.makedirs(self.modules)
+        self._processes = []
+
+    def tearDown(self):
+        for process in reversed(self._processes):
+            if process.running():
+                process.send(signal.SIGTERM)
+                try:
+                    process.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.process.kill()
+                    process.process.wait()
+            process.log_file.close()
+        if self._outcome_failed():
+            for process in self._processes:
+                print(f"\n--- log of {process.argv[0]} ---\n{process.log()}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _outcome_failed(self):
+        result = getattr(self, "_outcome", None)
+        errors = getattr(result, "errors", None) or getattr(getattr(result, "result", None), "errors", [])
+        return bool(errors) or bool(getattr(getattr(result, "result", None), "failures", []))
+
+    def replugd(self, args, **kwargs):
+        process = Replugd(self.dir, args, **kwargs)
+        self._processes.append(process)
+        return process
+
+    def nginx(self, upstream, **kwargs):
+        process = Nginx(self.dir, upstream, **kwargs)
+        self._processes.append(process)
+        return process
+
+    def module(self, source, name, directory=None):
+        install(source, os.path.join(directory or self.modules, name + ".so"))
+
+    def json_of(self, response):
+        self.assertEqual(response.headers.get("content-type"), "application/json", response.text)
+        return json.loads(response.text)
