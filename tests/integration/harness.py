@@ -245,9 +245,7 @@ class TestCase(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _outcome_failed(self):
-        result = getattr(self, "_outcome", None)
-        errors = getattr(result, "errors", None) or getattr(getattr(result, "result", None), "errors", [])
-        return bool(errors) or bool(getattr(getattr(result, "result", None), "failures", []))
+        return not getattr(getattr(self, "_outcome", None), "success", True)
 
     def replugd(self, args, **kwargs):
         process = Replugd(self.dir, args, **kwargs)
