@@ -56,10 +56,14 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
     }
     retire(target, std::exchange(target.previous_, std::move(old)));
     target.last_error_.clear();
-    log_.info("reload route=", report.pattern, " module=", report.module, " ",
-              report.old_version.empty() ? "-" : report.old_version, " -> ", report.new_version,
-              " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
-              " file=", report.file);
+    if (report.old_generation == 0)
+        log_.info("load route=", report.pattern, " module=", report.module, " version=", report.new_version,
+                  " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
+                  " file=", report.file);
+    else
+        log_.info("reload route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
+                  report.new_version, " generation=", report.new_generation,
+                  " load=", milliseconds(report.load_milliseconds), " file=", report.file);
     return report;
 }
 
