@@ -1,5 +1,8 @@
 #include "admin.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <fstream>
 
 #include "json.hpp"
@@ -122,6 +125,13 @@ std::string query_value(std::string_view query, std::string_view name) {
 outcome<std::string> read_token_file(const std::string& file) {
     std::ifstream input(file);
     if (!input) return failure{"--admin-token-file " + file + ": cannot read the file", failure_kind::bad_input};
+    struct stat info {};
+    if (::stat(file.c_str(), &info) == 0 && (info.st_mode & S_IROTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+        return failure{"--admin-token-file " + file + ": readable by everyone (mode " + mode + "); chmod o-r " + file,
+                       failure_kind::bad_input};
+    }
     std::string token;
     std::getline(input, token);
     auto start = token.find_first_not_of(" \t\r");
@@ -148,7 +158,7 @@ void admin::handle(exchange& call) {
     bool allowed = authorization.starts_with(scheme) &&
                    constant_time_equal(authorization.substr(scheme.size()), token_);
     if (!allowed) {
-        log_.warn("admin unauthorized path=", call.path(), " from=", call.param("REMOTE_ADDR"));
+        log_.warn("admin unauthorized path=", printable(call.path()), " from=", printable(call.param("REMOTE_ADDR")));
         call.header("WWW-Authenticate", "Bearer");
         answer_error(call, 401, "unauthorized");
         return;

@@ -79,6 +79,8 @@ outcome<std::vector<file_entry>> read_config_file(const std::string& file,
             return failure{where + "unknown option '" + key + "'", failure_kind::bad_input};
         entries.push_back({key, value, number});
     }
+    // A directory opens but cannot be read: refused, not taken as an empty file.
+    if (input.bad()) return failure{"--config " + file + ": cannot read the file", failure_kind::bad_input};
     return entries;
 }
 
@@ -152,7 +154,9 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     } catch (const std::exception&) {
         used = 0;
     }
-    if (used != mode.size() || bits > 0777)
+    // stoul also takes "", leading spaces and a sign; a mode is octal digits only.
+    bool digits_only = !mode.empty() && mode.find_first_not_of("01234567") == std::string::npos;
+    if (!digits_only || used != mode.size() || bits > 0777)
         return bad(origin("listen-mode") + "--listen-mode: '" + mode + "' is not an octal mode like 0660");
     result.listen_mode = static_cast<mode_t>(bits);
     if (values.count("listen-owner")) result.listen_owner = values["listen-owner"].as<std::string>();

@@ -60,7 +60,7 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 
 std::string request_path(std::string_view script_name, std::string_view path_info,
                          std::string_view document_uri, std::string_view request_uri) {
-    if (!script_name.empty()) return std::string(script_name) + std::string(path_info);
+    if (!script_name.empty() || !path_info.empty()) return std::string(script_name) + std::string(path_info);
     if (!document_uri.empty()) return std::string(document_uri);
     return std::string(request_uri.substr(0, request_uri.find('?')));
 }

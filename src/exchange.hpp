@@ -15,8 +15,9 @@ namespace replug {
 
 // The path a request is routed by. nginx sends the whole path in SCRIPT_NAME
 // (and DOCUMENT_URI); lighttpd splits it into SCRIPT_NAME=/first-segment and
-// PATH_INFO=/rest. So: SCRIPT_NAME + PATH_INFO, else DOCUMENT_URI, else
-// REQUEST_URI without its query. Empty when none is usable.
+// PATH_INFO=/rest (or, with fix-root-scriptname, an empty SCRIPT_NAME and the
+// whole path in PATH_INFO). So: SCRIPT_NAME + PATH_INFO when either is set,
+// else DOCUMENT_URI, else REQUEST_URI without its query.
 std::string request_path(std::string_view script_name, std::string_view path_info,
                          std::string_view document_uri, std::string_view request_uri);
 

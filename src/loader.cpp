@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -36,6 +38,45 @@ public:
 private:
     int fd_;
 };
+
+std::string octal_mode(mode_t mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return text;
+}
+
+bool trusted_owner(uid_t owner) { return owner == 0 || owner == ::geteuid(); }
+
+// The sshd StrictModes rule: code the server runs must not be changeable by
+// anyone but root and the server's own user. The file is checked through the
+// fd that is then read (no window between check and load); its directories
+// up to / by path, where a sticky directory (like /tmp) is allowed.
+std::optional<failure> check_ownership(int fd, const std::filesystem::path& file) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return failure{"cannot stat: " + errno_text()};
+    if (!trusted_owner(info.st_uid))
+        return failure{"file is owned by uid " + std::to_string(info.st_uid) +
+                       ", not root or the server's user; chown it"};
+    if (info.st_mode & (S_IWGRP | S_IWOTH))
+        return failure{"file is group- or world-writable (mode " + octal_mode(info.st_mode) + "); chmod go-w " +
+                       file.string()};
+    std::error_code error;
+    auto real = std::filesystem::canonical(file, error);
+    if (error) return failure{"cannot resolve its path: " + error.message()};
+    for (auto directory = real.parent_path();; directory = directory.parent_path()) {
+        struct stat dir {};
+        if (::stat(directory.c_str(), &dir) != 0)
+            return failure{"cannot stat directory " + directory.string() + ": " + errno_text()};
+        if (!trusted_owner(dir.st_uid))
+            return failure{"directory " + directory.string() + " is owned by uid " + std::to_string(dir.st_uid) +
+                           ", not root or the server's user"};
+        if ((dir.st_mode & (S_IWGRP | S_IWOTH)) && !(dir.st_mode & S_ISVTX))
+            return failure{"directory " + directory.string() + " is group- or world-writable (mode " +
+                           octal_mode(dir.st_mode) + "); chmod go-w " + directory.string()};
+        if (directory == directory.root_path()) break;
+    }
+    return std::nullopt;
+}
 
 // Reads the whole file behind FD. The image is what gets checked and loaded:
 // later changes to the file do not matter.
@@ -134,8 +175,9 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     };
 
     module_origin origin{module, symbol, file, 0, 0};
-    file_descriptor user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    file_descriptor user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (user_file.get() < 0) return refuse("cannot open: " + errno_text());
+    if (auto why = check_ownership(user_file.get(), file)) return refuse(why->reason);
     auto image = read_image(user_file.get(), file, origin);
     if (!image) return failure{image.reason()};
     if (auto why = check_elf(*image)) return refuse(why->reason);

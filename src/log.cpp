@@ -35,6 +35,24 @@ std::optional<log_level> parse_log_level(std::string_view name) {
     return std::nullopt;
 }
 
+std::string printable(std::string_view text, std::size_t limit) {
+    std::string out;
+    for (unsigned char c : text.substr(0, limit)) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > limit) out += "...";
+    return out;
+}
+
 logger::logger(log_level level)
     : level_(level), timestamps_(std::getenv("JOURNAL_STREAM") == nullptr) {}
 

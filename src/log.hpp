@@ -16,6 +16,10 @@ enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
 
 std::optional<log_level> parse_log_level(std::string_view name);
 
+// TEXT with control characters and quotes escaped (\n, \x1b, \") and cut to
+// LIMIT bytes: for values from requests, which must not forge log lines.
+std::string printable(std::string_view text, std::size_t limit = 256);
+
 class logger {
 public:
     explicit logger(log_level level = log_level::info);

@@ -26,6 +26,19 @@ bool valid_pattern(std::string_view pattern) {
 
 }  // namespace
 
+bool acceptable_path(std::string_view path) {
+    if (path.empty() || path.front() != '/' || path.size() > max_path_length) return false;
+    std::size_t start = 1;
+    while (start <= path.size()) {
+        std::size_t slash = path.find('/', start);
+        std::string_view segment = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        if (slash == std::string_view::npos) return segment != "." && segment != "..";
+        if (segment.empty() || segment == "." || segment == "..") return false;
+        start = slash + 1;
+    }
+    return true;
+}
+
 outcome<route_spec> parse_route(std::string_view text) {
     auto bad = [&](const std::string& why) {
         return failure{"bad route '" + std::string(text) + "': " + why, failure_kind::bad_input};

@@ -24,6 +24,16 @@ struct route_spec {
     bool operator==(const route_spec&) const = default;
 };
 
+// Longest request path the router considers.
+inline constexpr std::size_t max_path_length = 8192;
+
+// True when PATH may be routed: it starts with '/', is at most
+// max_path_length long, and has no empty, "." or ".." segment except an
+// empty last one ("/dir/"). Front servers normalize paths before they send
+// them; one that arrives unnormalized gets 400 rather than a guess. Paths are
+// matched as sent: "%2e%2e" is three literal characters, never decoded.
+bool acceptable_path(std::string_view path);
+
 // Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
 outcome<route_spec> parse_route(std::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,14 +13,17 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include "request_head.hpp"
+
 namespace replug {
 
 namespace {
 
-// Paths a handler could be fooled by never reach one.
-bool routable(std::string_view path) {
-    return !path.empty() && path.front() == '/';
-}
+// How long a client may take to send a request head, and to send or take
+// the rest of a request once a worker serves it.
+constexpr auto request_head_timeout = std::chrono::seconds(30);
+constexpr timeval io_timeout{30, 0};
+constexpr auto slow_check_interval = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -33,13 +37,17 @@ server::server(listener socket, unsigned threads, registry& routes, std::string 
       log_(log) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (epoll_fd_ < 0 || wake_fd_ < 0 || timer_fd_ < 0)
+        throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     int flags = ::fcntl(socket_.fd, F_GETFL);
     ::fcntl(socket_.fd, F_SETFL, flags | O_NONBLOCK);
     epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd}};
     epoll_event wake_event{EPOLLIN, {.fd = wake_fd_}};  // level-triggered: wakes every worker
+    epoll_event timer_event{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_}};
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket_.fd, &listen_event) != 0 ||
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0)
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0 ||
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &timer_event) != 0)
         throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
 }
 
@@ -47,6 +55,7 @@ server::~server() {
     if (!workers_.empty()) stop(std::chrono::milliseconds(0));
     for (int fd : connections_) ::close(fd);
     if (socket_.fd >= 0) ::close(socket_.fd);
+    ::close(timer_fd_);
     ::close(wake_fd_);
     ::close(epoll_fd_);
 }
@@ -70,6 +79,14 @@ void server::work() {
             accept_ready();
             continue;
         }
+        if (ready.data.fd == timer_fd_) {
+            check_slow_connections();
+            continue;
+        }
+        if (peek_request_head(ready.data.fd) == head_state::incomplete) {
+            wait_for_head(ready.data.fd);
+            continue;
+        }
         busy_.fetch_add(1);
         serve_connection(ready.data.fd);
         if (busy_.fetch_sub(1) == 1 && stopping_.load()) {
@@ -91,6 +108,8 @@ void server::accept_ready() {
                 log_.warn("accept failed on ", socket_.description, ": ", std::strerror(errno));
             break;
         }
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof io_timeout);
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof io_timeout);
         {
             std::lock_guard lock(mutex_);
             connections_.insert(fd);
@@ -107,6 +126,41 @@ void server::accept_ready() {
 void server::park(int fd) {
     epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = fd}};
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &rearm);
+}
+
+void server::wait_for_head(int fd) {
+    std::lock_guard lock(mutex_);
+    slow_.emplace_back(fd, std::chrono::steady_clock::now() + request_head_timeout);
+    if (slow_.size() == 1) {
+        auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(slow_check_interval).count();
+        itimerspec ticks{{0, interval}, {0, interval}};
+        ::timerfd_settime(timer_fd_, 0, &ticks, nullptr);
+    }
+}
+
+void server::check_slow_connections() {
+    std::uint64_t expirations;
+    [[maybe_unused]] auto n = ::read(timer_fd_, &expirations, sizeof expirations);
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    std::erase_if(slow_, [&](const auto& entry) {
+        auto [fd, deadline] = entry;
+        if (peek_request_head(fd) == head_state::ready) {
+            park(fd);  // its bytes are there: the event fires at once
+            return true;
+        }
+        if (now < deadline && !stopping_.load()) return false;
+        log_.debug("closing a connection whose request head did not arrive in time");
+        connections_.erase(fd);
+        ::close(fd);
+        return true;
+    });
+    if (slow_.empty()) {
+        itimerspec off{};
+        ::timerfd_settime(timer_fd_, 0, &off, nullptr);
+    }
+    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, timer_fd_, &rearm);
 }
 
 void server::forget(int fd) {
@@ -139,8 +193,8 @@ void server::serve_connection(int fd) {
 
 void server::dispatch(exchange& call) {
     std::string_view path = call.path();
-    if (!routable(path)) {
-        log_.warn("bad request: unusable path '", path.substr(0, 256), "'");
+    if (!acceptable_path(path)) {
+        log_.warn("bad request: unusable path \"", printable(path), "\"");
         call.fail(400, "Bad Request");
         call.finish();
         return;
@@ -163,9 +217,9 @@ void server::dispatch(exchange& call) {
     version->in_flight.fetch_add(1, std::memory_order_relaxed);
     auto failed = [&](std::string_view what) {
         target->errors.fetch_add(1, std::memory_order_relaxed);
-        log_.error("handler threw route=", path, " module=", version->origin().module,
+        log_.error("handler threw route=", printable(path), " module=", version->origin().module,
                    " version=", version->version(), " generation=", version->generation(), " what=\"",
-                   what, "\"");
+                   printable(what, 1024), "\"");
         call.fail(500, "Internal Server Error");
     };
     // The exception object may live in the module's code: handle it while pinned.
@@ -179,7 +233,7 @@ void server::dispatch(exchange& call) {
     try {
         call.finish();
     } catch (const std::exception& error) {
-        log_.warn("response to ", path, " not finished: ", error.what());
+        log_.warn("response to ", printable(path), " not finished: ", error.what());
     }
     version->in_flight.fetch_sub(1, std::memory_order_relaxed);
     target->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -208,8 +262,9 @@ int server::stop(std::chrono::milliseconds drain) {
     for (auto& worker : workers_) worker.join();
     workers_.clear();
     std::lock_guard relock(mutex_);
-    for (int fd : connections_) ::close(fd);
+    for (int fd : connections_) ::close(fd);  // the slow ones among them
     connections_.clear();
+    slow_.clear();
     return 0;
 }
 

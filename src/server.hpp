@@ -7,6 +7,9 @@
 // connection, make others wait seconds in the backlog, and keep SIGTERM
 // from ever completing). A worker takes one ready connection, lets
 // FCGX_Accept_r read the request from it, serves it, and parks it again.
+// A connection is handed to libfcgi (whose reads block) only once its whole
+// request head has arrived; until then it waits in a slow list that a timer
+// re-checks, so a client that trickles its request holds no thread.
 #ifndef REPLUG_SERVER_HPP
 #define REPLUG_SERVER_HPP
 
@@ -57,6 +60,8 @@ private:
     void dispatch(exchange& call);
     void park(int fd);
     void forget(int fd);
+    void wait_for_head(int fd);
+    void check_slow_connections();
 
     listener socket_;
     unsigned thread_count_;
@@ -67,6 +72,7 @@ private:
 
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
+    int timer_fd_ = -1;  // ticks while slow_ is not empty
     std::vector<std::thread> workers_;
     std::atomic<bool> stopping_{false};
     std::atomic<int> busy_{0};
@@ -75,6 +81,8 @@ private:
     std::mutex mutex_;  // guards connections_ and the two condition variables' waits
     std::condition_variable idle_;
     std::unordered_set<int> connections_;
+    // Connections whose request head is still arriving, with their deadline.
+    std::vector<std::pair<int, std::chrono::steady_clock::time_point>> slow_;
 };
 
 }  // namespace replug
