@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "json.hpp"
+#include "metrics.hpp"
 
 namespace replug {
 
@@ -170,6 +171,8 @@ void admin::handle(exchange& call) {
         if (method_is(call, "POST")) reload(call);
     } else if (endpoint == "rollback") {
         if (method_is(call, "POST")) rollback(call);
+    } else if (endpoint == "metrics") {
+        if (method_is(call, "GET")) metrics(call);
     } else {
         answer_error(call, 404, "no admin endpoint " + std::string(endpoint.substr(0, 64)));
     }
@@ -241,6 +244,72 @@ void admin::rollback(exchange& call) {
     json_writer json;
     write_swap(json, *swap);
     answer(call, 200, json);
+}
+
+void admin::metrics(exchange& call) {
+    std::string out;
+    auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+        out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+        out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    };
+    auto sample = [&](std::string_view name, const std::string& labels, auto value) {
+        out.append(name);
+        if (!labels.empty()) out.append("{").append(labels).append("}");
+        out.append(" ").append(std::to_string(value)).append("\n");
+    };
+    // Counters from the route objects, draining counts from status(); a
+    // route a HUP removed in between is left out.
+    auto table = routes_.table();
+    auto statuses = routes_.status();
+    auto for_each_route = [&](auto emit) {
+        for (const auto& status : statuses)
+            for (const auto& each : table->routes)
+                if (each->pattern == status.spec.pattern)
+                    emit(*each, "route=\"" + label_value(status.spec.pattern) + "\"", status);
+    };
+
+    family("replug_requests_total", "counter", "Requests routed to a module, per route.");
+    for_each_route([&](const route& r, const std::string& l, const route_status&) {
+        sample("replug_requests_total", l, r.requests.load());
+    });
+    family("replug_errors_total", "counter", "Requests whose handler threw (answered 500), per route.");
+    for_each_route([&](const route& r, const std::string& l, const route_status&) {
+        sample("replug_errors_total", l, r.errors.load());
+    });
+    family("replug_request_duration_seconds", "histogram", "Time from routing to the end of the response.");
+    for_each_route([&](const route& r, const std::string& l, const route_status&) {
+        r.latency_seconds.write(out, "replug_request_duration_seconds", l);
+    });
+    family("replug_in_flight_requests", "gauge", "Requests running now, per route.");
+    for_each_route([&](const route& r, const std::string& l, const route_status&) {
+        sample("replug_in_flight_requests", l, r.in_flight.load());
+    });
+    family("replug_reloads_total", "counter", "Loads per route and result (ok includes the first load).");
+    for_each_route([&](const route& r, const std::string& l, const route_status&) {
+        sample("replug_reloads_total", l + ",result=\"ok\"", r.reloads_ok.load());
+        sample("replug_reloads_total", l + ",result=\"failed\"", r.reloads_failed.load());
+    });
+    family("replug_versions_draining", "gauge", "Retired versions still running requests, per route.");
+    for_each_route([&](const route&, const std::string& l, const route_status& s) {
+        sample("replug_versions_draining", l, s.draining.size());
+    });
+    family("replug_generation", "gauge", "Generation of the version each route serves.");
+    for_each_route([&](const route&, const std::string& l, const route_status& s) {
+        sample("replug_generation", l, s.current.generation);
+    });
+    family("replug_swap_duration_seconds", "histogram", "Time to load and check a version that was swapped in.");
+    routes_.swap_seconds.write(out, "replug_swap_duration_seconds", "");
+    family("replug_workers", "gauge", "Worker threads.");
+    sample("replug_workers", "", facts_.threads);
+    family("replug_workers_busy", "gauge", "Worker threads serving a request now.");
+    sample("replug_workers_busy", "", facts_.busy_workers ? facts_.busy_workers() : 0);
+    family("replug_uptime_seconds", "gauge", "Seconds since the server started.");
+    sample("replug_uptime_seconds", "",
+           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - facts_.started_at).count());
+
+    call.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    call.header("Cache-Control", "no-store");
+    call.write(out);
 }
 
 }  // namespace replug

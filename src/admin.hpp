@@ -3,6 +3,7 @@
 //   POST reload?route=/x        reload one route                 200 | 404 | 422 JSON
 //   POST reload                 re-read the config, reload all   200 | 422 JSON (as SIGHUP)
 //   POST rollback?route=/x      back to the previous version     200 | 404 | 409 JSON
+//   GET  metrics                Prometheus text exposition        200
 // Every request needs "Authorization: Bearer TOKEN" (401 without detail
 // otherwise, checked first); mutations need POST (405 otherwise).
 #ifndef REPLUG_ADMIN_HPP
@@ -26,6 +27,7 @@ struct server_facts {
     int pid = 0;
     unsigned threads = 0;
     std::chrono::system_clock::time_point started_at;
+    std::function<int()> busy_workers;  // worker threads serving a request now
 };
 
 // True when A and B are equal; the time taken does not depend on where they differ.
@@ -51,6 +53,7 @@ private:
     void status(exchange& call);
     void reload(exchange& call);
     void rollback(exchange& call);
+    void metrics(exchange& call);
 
     std::string prefix_;
     std::string token_;

@@ -165,6 +165,19 @@ module_version::~module_version() {
     log_.debug("unload module=", origin_.module, " generation=", generation_, " unmapped");
 }
 
+std::optional<failure> module_version::take_state_from(module_version* outgoing) {
+    if (!import_state_) return std::nullopt;
+    try {
+        void* state = outgoing && outgoing->export_state_ ? outgoing->export_state_() : nullptr;
+        import_state_(state);
+    } catch (const std::exception& error) {
+        return failure{std::string("state handoff threw: ") + error.what()};
+    } catch (...) {
+        return failure{"state handoff threw a non-standard exception"};
+    }
+    return std::nullopt;
+}
+
 outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::path& file,
                                                       const std::string& module,
                                                       const std::string& symbol,
@@ -224,6 +237,8 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     }
     // Only a version that was accepted gets to run its unload hook.
     if (auto* hook = symbol_or_null<unload_hook* const>(loaded, "replug_on_unload")) version->on_unload_ = *hook;
+    if (auto* hook = symbol_or_null<state_export* const>(loaded, "replug_export_state")) version->export_state_ = *hook;
+    if (auto* hook = symbol_or_null<state_import* const>(loaded, "replug_import_state")) version->import_state_ = *hook;
 
     version->loaded_at_ = std::chrono::system_clock::now();
     version->load_milliseconds_ =

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/dll/shared_library.hpp>
@@ -59,6 +60,10 @@ public:
     // Requests running in this version now.
     std::atomic<std::int64_t> in_flight{0};
 
+    // Hands state from OUTGOING (may be null) to this version, if this
+    // version imports state. The failure says what the import threw.
+    std::optional<failure> take_state_from(module_version* outgoing);
+
 private:
     friend class loader;
 
@@ -69,6 +74,8 @@ private:
     const logger& log_;
     handler_function* handler_ = nullptr;
     unload_hook* on_unload_ = nullptr;
+    state_export* export_state_ = nullptr;
+    state_import* import_state_ = nullptr;
     std::string version_;
     std::uint64_t generation_ = 0;
     std::chrono::system_clock::time_point loaded_at_;

@@ -118,20 +118,21 @@ int main(int argc, char** argv) {
         return routes.apply(fresh->routes, fresh->module_path);
     };
 
+    std::optional<replug::server> workers;  // the admin reads its busy count, once it serves
     replug::admin_handler admin_endpoint;
     std::optional<replug::admin> admin;
     if (!token.empty()) {
         admin.emplace(settings.admin_prefix, token, routes, reload_everything,
                       replug::server_facts{REPLUG_BUILD_VERSION, ::getpid(), settings.threads,
-                                           std::chrono::system_clock::now()},
+                                           std::chrono::system_clock::now(), [&workers] { return workers->busy(); }},
                       log);
         admin_endpoint = [&admin](replug::exchange& call) { admin->handle(call); };
     }
 
     FCGX_Init();
     std::string where = socket->description;
-    replug::server workers(std::move(*socket), settings.threads, routes, settings.admin_prefix, admin_endpoint, log);
-    workers.start();
+    workers.emplace(std::move(*socket), settings.threads, routes, settings.admin_prefix, admin_endpoint, log);
+    workers->start();
     log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
              " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
              " pid=", ::getpid());
@@ -144,7 +145,7 @@ int main(int argc, char** argv) {
 
     log.info(stop_signal == SIGINT ? "SIGINT" : "SIGTERM", ": stopping; draining requests for up to ",
              settings.drain_timeout.count(), "ms");
-    int left = workers.stop(settings.drain_timeout);
+    int left = workers->stop(settings.drain_timeout);
     pid.remove();
     if (left > 0) {
         log.warn(left, " request(s) still running after the drain timeout; exiting anyway");

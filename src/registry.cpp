@@ -49,6 +49,8 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
                        {},                         0,                    version->version(),
                        version->generation(),      version->load_milliseconds()};
     target.next_generation_ = version->generation() + 1;
+    target.reloads_ok.fetch_add(1, std::memory_order_relaxed);
+    swap_seconds.observe(version->load_milliseconds() / 1000.0);
     auto old = target.current_.exchange(std::move(version), std::memory_order_acq_rel);
     if (old) {
         report.old_version = old->version();
@@ -81,10 +83,15 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
         auto file = candidate_resolver.resolve(spec.module);
         if (!file) return failure{"route " + spec.pattern + ": " + file.reason()};
         auto version = loader_.load(*file, spec.module, spec.symbol, existing ? existing->next_generation_ : 1);
+        if (version) {
+            if (auto why = (*version)->take_state_from(existing ? existing->current().get() : nullptr))
+                version = *why;
+        }
         if (!version) {
             if (existing) {
                 existing->last_error_ = version.reason();
                 existing->last_error_at_ = std::chrono::system_clock::now();
+                existing->reloads_failed.fetch_add(1, std::memory_order_relaxed);
             }
             return failure{"route " + spec.pattern + ": " + version.reason()};
         }
@@ -117,6 +124,7 @@ outcome<swap_report> registry::reload(std::string_view pattern) {
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
     auto refuse = [&](const std::string& why) {
         auto serving = target->current();
+        target->reloads_failed.fetch_add(1, std::memory_order_relaxed);
         target->last_error_ = why;
         target->last_error_at_ = std::chrono::system_clock::now();
         log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
@@ -129,6 +137,8 @@ outcome<swap_report> registry::reload(std::string_view pattern) {
     if (!file) return refuse(file.reason());
     auto version = loader_.load(*file, target->spec_.module, target->spec_.symbol, target->next_generation_);
     if (!version) return refuse(version.reason());
+    if (auto why = (*version)->take_state_from(target->current().get()))
+        return refuse("module " + file->string() + ": " + why->reason);
     return commit(*target, std::move(*version));
 }
 
@@ -139,6 +149,8 @@ outcome<swap_report> registry::rollback(std::string_view pattern) {
     if (!target->previous_)
         return failure{"route " + std::string(pattern) + " has no previous version to roll back to",
                        failure_kind::conflict};
+    if (auto why = target->previous_->take_state_from(target->current().get()))
+        return failure{"route " + std::string(pattern) + ": rollback refused: " + why->reason};
     auto back = std::move(target->previous_);
     swap_report report{target->spec_.pattern, target->spec_.module, back->origin().file.string(),
                        {}, 0, back->version(), back->generation(), 0};
@@ -169,6 +181,14 @@ std::vector<route_status> registry::status() const {
         all.push_back(std::move(entry));
     }
     return all;
+}
+
+std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> registry::watch_list() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> list;
+    for (const auto& each : table()->routes)
+        list.emplace_back(each->spec_.pattern, resolver_.candidates(each->spec_.module));
+    return list;
 }
 
 }  // namespace replug

@@ -17,6 +17,7 @@
 
 #include "loader.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "outcome.hpp"
 #include "resolver.hpp"
 #include "router.hpp"
@@ -25,7 +26,9 @@ namespace replug {
 
 class route {
 public:
-    explicit route(route_spec spec) : spec_(std::move(spec)) {}
+    explicit route(route_spec spec) : pattern(spec.pattern), spec_(std::move(spec)) {}
+
+    const std::string pattern;  // a route is found by its pattern, which never changes
 
     // The version new requests run in. Copying the pointer pins the version.
     std::shared_ptr<module_version> current() const { return current_.load(std::memory_order_acquire); }
@@ -33,6 +36,9 @@ public:
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> errors{0};
     std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::uint64_t> reloads_ok{0};  // every version that became current, the first included
+    std::atomic<std::uint64_t> reloads_failed{0};
+    histogram latency_seconds{histogram::latency_buckets};
 
 private:
     friend class registry;
@@ -116,6 +122,13 @@ public:
     outcome<swap_report> rollback(std::string_view pattern);
 
     std::vector<route_status> status() const;
+
+    // Every route's pattern and the files its module could resolve to, in
+    // search order: what watch mode keeps an eye on.
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const;
+
+    // How long loads that became a swap took (load, checks and hooks).
+    histogram swap_seconds{histogram::swap_buckets};
 
 private:
     std::shared_ptr<route> find(std::string_view pattern) const;

@@ -211,6 +211,7 @@ void server::dispatch(exchange& call) {
         call.finish();
         return;
     }
+    auto started = std::chrono::steady_clock::now();
     auto version = target->current();  // pinned until this function returns
     target->requests.fetch_add(1, std::memory_order_relaxed);
     target->in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -237,6 +238,8 @@ void server::dispatch(exchange& call) {
     }
     version->in_flight.fetch_sub(1, std::memory_order_relaxed);
     target->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    target->latency_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 int server::stop(std::chrono::milliseconds drain) {

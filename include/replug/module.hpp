@@ -88,6 +88,17 @@ using handler_function = void(request&, response&);
 using load_hook = bool();
 using unload_hook = void();
 
+// State handoff (optional), like Erlang's code_change. At every swap the
+// outgoing version's export gives a pointer to its state, and the incoming
+// version's import receives it before it serves (null on a first load, or
+// when the outgoing version exports nothing). Both versions may use the
+// object while the old one drains, so make it thread-safe (atomics, a
+// mutex), and make it plain data from the global allocator: no virtual
+// functions and nothing else whose code lives in a module that will be
+// unloaded. An import that throws vetoes the swap.
+using state_export = void*();
+using state_import = void(void* state);
+
 }  // namespace replug
 
 #define REPLUG_EXPORT_ extern "C" __attribute__((visibility("default")))
@@ -119,6 +130,20 @@ REPLUG_EXPORT_ __attribute__((weak)) const unsigned replug_abi_version = REPLUG_
     namespace replug_exports {                                                 \
     REPLUG_EXPORT_ ::replug::unload_hook* const replug_on_unload;              \
     ::replug::unload_hook* const replug_on_unload = &::fn;                     \
+    }
+
+// Optional: hands this version's state to the version that replaces it.
+#define REPLUG_EXPORT_STATE(fn)                                                \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ ::replug::state_export* const replug_export_state;          \
+    ::replug::state_export* const replug_export_state = &::fn;                 \
+    }
+
+// Optional: receives the state of the version this one replaces.
+#define REPLUG_IMPORT_STATE(fn)                                                \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ ::replug::state_import* const replug_import_state;          \
+    ::replug::state_import* const replug_import_state = &::fn;                 \
     }
 
 #endif  // REPLUG_MODULE_HPP

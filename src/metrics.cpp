@@ -1,0 +1,52 @@
+#include "metrics.hpp"
+
+#include <cstdio>
+
+namespace replug {
+
+namespace {
+
+std::string number(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", value);
+    return text;
+}
+
+}  // namespace
+
+void histogram::observe(double seconds) {
+    std::size_t bucket = 0;
+    while (bucket < bounds_.size() && seconds > bounds_[bucket]) ++bucket;
+    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+    sum_nanoseconds_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+}
+
+void histogram::write(std::string& out, std::string_view name, std::string_view labels) const {
+    std::string prefix = labels.empty() ? "" : std::string(labels) + ",";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
+        cumulative += counts_[i].load(std::memory_order_relaxed);
+        std::string bound = i < bounds_.size() ? number(bounds_[i]) : "+Inf";
+        out.append(name).append("_bucket{").append(prefix).append("le=\"").append(bound).append("\"} ");
+        out.append(std::to_string(cumulative)).append("\n");
+    }
+    std::string braces = labels.empty() ? "" : "{" + std::string(labels) + "}";
+    out.append(name).append("_sum").append(braces).append(" ");
+    out.append(number(static_cast<double>(sum_nanoseconds_.load(std::memory_order_relaxed)) / 1e9)).append("\n");
+    out.append(name).append("_count").append(braces).append(" ").append(std::to_string(cumulative)).append("\n");
+}
+
+std::string label_value(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace replug
