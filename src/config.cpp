@@ -40,6 +40,8 @@ po::options_description describe_options() {
          "error, warn, info or debug")
         ("drain-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
          "on SIGTERM, how long in-flight requests may run before the server exits anyway")
+        ("watch", po::bool_switch(),
+         "reload a route when its module file is rewritten, renamed in, or appears earlier in the path")
         ("check", po::bool_switch(), "resolve and load every route, report, exit 0 (all good) or 1")
         ("version", po::bool_switch(), "print the version and exit")
         ("help", po::bool_switch(), "print this help and exit");
@@ -139,6 +141,7 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     result.help = values["help"].as<bool>();
     result.version = values["version"].as<bool>();
     result.check = values["check"].as<bool>();
+    result.watch = values["watch"].as<bool>();
     if (!file.empty()) result.config_file = std::filesystem::absolute(file);
     auto origin = [&](const std::string& key) { return where_set(key, file_entries, file); };
 

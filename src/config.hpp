@@ -31,6 +31,7 @@ struct config {
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
+    bool watch = false;
     bool check = false;
     bool help = false;
     bool version = false;

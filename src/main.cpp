@@ -19,6 +19,7 @@
 #include "registry.hpp"
 #include "server.hpp"
 #include "signals.hpp"
+#include "watcher.hpp"
 
 namespace {
 
@@ -110,12 +111,17 @@ int main(int argc, char** argv) {
     pid_file pid(settings.pid_file);
     if (!pid.write()) return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
 
+    std::optional<replug::watcher> watch;
+    if (settings.watch) watch.emplace(routes, log);
+
     // SIGHUP and POST reload both come here: re-read the config, apply it whole.
     auto reload_everything = [&]() -> replug::outcome<std::vector<replug::swap_report>> {
         auto fresh = replug::parse_config(args);
         if (!fresh) return replug::failure{"config: " + fresh.reason()};
         log.set_level(fresh->level);
-        return routes.apply(fresh->routes, fresh->module_path);
+        auto swaps = routes.apply(fresh->routes, fresh->module_path);
+        if (swaps && watch) watch->refresh();
+        return swaps;
     };
 
     std::optional<replug::server> workers;  // the admin reads its busy count, once it serves
@@ -135,6 +141,7 @@ int main(int argc, char** argv) {
     workers->start();
     log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
              " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
+             " watch=", watch ? "on" : "off",
              " pid=", ::getpid());
 
     int stop_signal = replug::wait_for_signals([&] {
