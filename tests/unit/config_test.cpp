@@ -1,0 +1,249 @@
+// Options on the command line and in an INI file (--config FILE): the command
+// line wins, repeated keys keep their order, and every refusal is one line
+// naming the option, and the file and line when it comes from the file.
+#define BOOST_TEST_MODULE config
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using replug::parse_config;
+using replug::route_spec;
+using replug::testing::temp_dir;
+
+namespace {
+
+struct config_fixture {
+    temp_dir directory;
+    fs::path file = directory / "replug.conf";
+
+    void write(const std::string& text) { replug::testing::overwrite_in_place(file, text); }
+
+    replug::config parsed(const std::vector<std::string>& args) {
+        auto result = parse_config(args);
+        BOOST_TEST_REQUIRE(result.ok(), "refused: " << replug::testing::reason_of(result));
+        return std::move(*result);
+    }
+
+    std::string refused(const std::vector<std::string>& args) {
+        auto result = parse_config(args);
+        BOOST_TEST_REQUIRE(!result.ok(), "accepted, expected a refusal");
+        BOOST_TEST(result.kind() == replug::failure_kind::bad_input);
+        BOOST_TEST(result.reason().find('\n') == std::string::npos, "not one line: " << result.reason());
+        return result.reason();
+    }
+
+    std::string at_line(int line) const { return file.string() + ":" + std::to_string(line) + ":"; }
+};
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(configuration, config_fixture)
+
+BOOST_AUTO_TEST_CASE(defaults) {
+    auto config = parsed({});
+    BOOST_TEST(config.admin_prefix == "/-/");
+    BOOST_TEST(config.listen_mode == 0660u);
+    BOOST_TEST(config.listen == "");
+    BOOST_TEST(config.threads >= 1u);
+    BOOST_TEST(config.module_path.empty());
+    BOOST_TEST(config.routes.empty());
+    BOOST_TEST(!config.config_file.has_value());
+    BOOST_TEST(!config.admin_token_file.has_value());
+    BOOST_TEST(!config.pid_file.has_value());
+    BOOST_TEST((config.level == replug::log_level::info));
+    BOOST_TEST(!config.check);
+    BOOST_TEST(!config.help);
+    BOOST_TEST(!config.version);
+}
+
+BOOST_AUTO_TEST_CASE(command_line) {
+    auto config = parsed({"--listen", "127.0.0.1:9000", "--threads", "3", "--route", "/b/*=beta",
+                          "--module-path", "/srv/one", "--route=/a=alpha:handle", "--module-path", "relative/two",
+                          "--route", "/c=gamma", "--listen-mode", "0600", "--admin-prefix", "/admin/",
+                          "--log-level", "debug", "--check"});
+    BOOST_TEST(config.listen == "127.0.0.1:9000");
+    BOOST_TEST(config.threads == 3u);
+    BOOST_TEST(config.listen_mode == 0600u);
+    BOOST_TEST(config.admin_prefix == "/admin/");
+    BOOST_TEST((config.level == replug::log_level::debug));
+    BOOST_TEST(config.check);
+    std::vector<route_spec> routes{{"/b/*", "beta", "serve"}, {"/a", "alpha", "handle"}, {"/c", "gamma", "serve"}};
+    BOOST_TEST_REQUIRE(config.routes.size() == routes.size());
+    for (std::size_t i = 0; i < routes.size(); ++i) BOOST_TEST((config.routes[i] == routes[i]), "route " << i);
+    std::vector<fs::path> paths{"/srv/one", fs::absolute("relative/two")};
+    BOOST_TEST(config.module_path == paths, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(config_file) {
+    write("# replugd configuration\n"
+          "listen = unix:/run/replug.sock\n"
+          "\n"
+          "; comment\n"
+          "  listen-mode = 0600  \n"
+          "threads=2\n"
+          "module-path = /srv/modules\n"
+          "module-path = /opt/modules\n"
+          "route = /z=zeta\n"
+          "route = /y/*=shop/cart:checkout\n"
+          "route = /x=xi\n"
+          "admin-prefix = /-admin-/\n"
+          "log-level = warn\n");
+    auto config = parsed({"--config", file.string()});
+    BOOST_TEST(config.listen == "unix:/run/replug.sock");
+    BOOST_TEST(config.listen_mode == 0600u);
+    BOOST_TEST(config.threads == 2u);
+    BOOST_TEST(config.admin_prefix == "/-admin-/");
+    BOOST_TEST((config.level == replug::log_level::warn));
+    BOOST_TEST_REQUIRE(config.config_file.has_value());
+    BOOST_TEST(*config.config_file == fs::absolute(file));
+    std::vector<route_spec> routes{{"/z", "zeta", "serve"}, {"/y/*", "shop/cart", "checkout"}, {"/x", "xi", "serve"}};
+    BOOST_TEST_REQUIRE(config.routes.size() == routes.size());
+    for (std::size_t i = 0; i < routes.size(); ++i) BOOST_TEST((config.routes[i] == routes[i]), "route " << i);
+    std::vector<fs::path> paths{"/srv/modules", "/opt/modules"};
+    BOOST_TEST(config.module_path == paths, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(command_line_wins) {
+    write("listen = :1111\n"
+          "threads = 2\n"
+          "listen-mode = 0600\n"
+          "admin-prefix = /from-file/\n"
+          "route = /file=from_file\n"
+          "module-path = /file\n"
+          "log-level = debug\n");
+    auto config = parsed({"--listen", ":2222", "--config", file.string(), "--threads", "5", "--listen-mode", "0640",
+                          "--route", "/cli=from_cli", "--route", "/cli2=from_cli"});
+    BOOST_TEST(config.listen == ":2222");
+    BOOST_TEST(config.threads == 5u);
+    BOOST_TEST(config.listen_mode == 0640u);
+    BOOST_TEST_REQUIRE(config.routes.size() == 2u);  // the command line's list replaces the file's
+    BOOST_TEST(config.routes[0].pattern == "/cli");
+    BOOST_TEST(config.routes[1].pattern == "/cli2");
+    // What the command line does not set comes from the file, defaults included.
+    BOOST_TEST(config.admin_prefix == "/from-file/");
+    BOOST_TEST((config.level == replug::log_level::debug));
+    BOOST_TEST_REQUIRE(config.module_path.size() == 1u);
+    BOOST_TEST(config.module_path[0] == fs::path("/file"));
+}
+
+BOOST_AUTO_TEST_CASE(a_file_value_replaces_a_default) {
+    write("listen-mode = 0600\n");
+    BOOST_TEST(parsed({"--config", file.string()}).listen_mode == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_in_the_file_names_file_and_line) {
+    write("listen = :9000\n"
+          "# a comment\n"
+          "bogus-option = 1\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(3)), why);
+    BOOST_TEST(contains(why, "bogus-option"), why);
+}
+
+BOOST_AUTO_TEST_CASE(a_prefix_of_an_option_is_not_the_option) {
+    write("rout = /x=m\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(1)), why);
+}
+
+BOOST_AUTO_TEST_CASE(config_inside_the_file_is_refused) {
+    write("\nconfig = /etc/other.conf\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_without_equals) {
+    write("listen = :9000\nthreads 4\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "KEY = VALUE"), why);
+}
+
+BOOST_AUTO_TEST_CASE(bad_route_in_the_file_names_its_line) {
+    write("route = /good=good\n"
+          "\n"
+          "route = /bad*=bad\n"
+          "route = /also-good=good\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(3)), why);
+    BOOST_TEST(contains(why, "--route"), why);
+    BOOST_TEST(contains(why, "/bad*=bad"), why);
+}
+
+BOOST_AUTO_TEST_CASE(bad_route_on_the_command_line) {
+    std::string why = refused({"--route", "/x=../escape"});
+    BOOST_TEST(contains(why, "--route"), why);
+    BOOST_TEST(contains(why, "/x=../escape"), why);
+}
+
+BOOST_AUTO_TEST_CASE(a_path_routed_twice) {
+    std::string why = refused({"--route", "/x=a", "--route", "/x=b"});
+    BOOST_TEST(contains(why, "/x"), why);
+    BOOST_TEST(contains(why, "twice"), why);
+}
+
+BOOST_AUTO_TEST_CASE(bad_listen_mode) {
+    for (std::string mode : {"abc", "0999", "8", "01777", "", "0660x", "-1", "rw-rw----", " 660", "+660", "0x1b6"}) {
+        std::string why = refused({"--listen-mode", mode});
+        BOOST_TEST(contains(why, "--listen-mode"), "mode '" << mode << "': " << why);
+    }
+    write("threads = 2\nlisten-mode = 66O\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "--listen-mode"), why);
+}
+
+BOOST_AUTO_TEST_CASE(listen_modes_are_octal) {
+    BOOST_TEST(parsed({"--listen-mode", "600"}).listen_mode == 0600u);
+    BOOST_TEST(parsed({"--listen-mode", "0666"}).listen_mode == 0666u);
+    BOOST_TEST(parsed({"--listen-mode", "0"}).listen_mode == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_value_in_the_file_names_its_line) {
+    write("listen = :9000\nthreads = many\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "threads"), why);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_config_file) {
+    std::string missing = (directory / "missing.conf").string();
+    std::string why = refused({"--config", missing});
+    BOOST_TEST(contains(why, "--config"), why);
+    BOOST_TEST(contains(why, missing), why);
+
+    // A directory opens, but there is no file to read.
+    why = refused({"--config", directory.path().string()});
+    BOOST_TEST(contains(why, "--config"), why);
+    BOOST_TEST(contains(why, directory.path().string()), why);
+}
+
+BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
+    struct bad_case {
+        std::vector<std::string> args;
+        std::string mentions;
+    };
+    for (const auto& [args, mentions] : std::vector<bad_case>{
+             {{"--no-such-option"}, "no-such-option"},
+             {{"--threads", "0"}, "--threads"},
+             {{"--threads", "lots"}, "threads"},
+             {{"--log-level", "verbose"}, "--log-level"},
+             {{"--admin-prefix", "admin"}, "--admin-prefix"},
+             {{"--admin-prefix", "/admin"}, "--admin-prefix"},
+             {{"--listen", ""}, "--listen"},
+             {{"--module-path", ""}, "--module-path"},
+             {{"--listen", ":1", "--listen", ":2"}, "listen"},
+         }) {
+        std::string why = refused(args);
+        BOOST_TEST(contains(why, mentions), "expected '" << mentions << "' in: " << why);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
