@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -24,6 +25,15 @@ namespace {
 constexpr auto request_head_timeout = std::chrono::seconds(30);
 constexpr timeval io_timeout{30, 0};
 constexpr auto slow_check_interval = std::chrono::milliseconds(20);
+// EPOLLRDHUP: a client that half-closed after a partial head is handed to
+// libfcgi at once (it fails and closes), not kept waiting for bytes.
+constexpr std::uint32_t connection_events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+
+// True when the peer has shut down its writing side or the socket failed.
+bool peer_done(int fd) {
+    pollfd state{fd, POLLRDHUP, 0};
+    return ::poll(&state, 1, 0) > 0 && (state.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 
 }  // namespace
 
@@ -83,7 +93,15 @@ void server::work() {
             check_slow_connections();
             continue;
         }
-        if (peek_request_head(ready.data.fd) == head_state::incomplete) {
+        bool hung_up = ready.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+        auto head = peek_request_head(ready.data.fd, hung_up);
+        if (head == head_state::rejected) {
+            log_.warn("closing a connection whose FastCGI request head is malformed, too large, or a management record");
+            forget(ready.data.fd);
+            ::close(ready.data.fd);
+            continue;
+        }
+        if (head == head_state::incomplete) {
             wait_for_head(ready.data.fd);
             continue;
         }
@@ -114,7 +132,7 @@ void server::accept_ready() {
             std::lock_guard lock(mutex_);
             connections_.insert(fd);
         }
-        epoll_event event{EPOLLIN | EPOLLONESHOT, {.fd = fd}};
+        epoll_event event{connection_events, {.fd = fd}};
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
     }
     if (!stopping_.load()) {
@@ -124,7 +142,7 @@ void server::accept_ready() {
 }
 
 void server::park(int fd) {
-    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = fd}};
+    epoll_event rearm{connection_events, {.fd = fd}};
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &rearm);
 }
 
@@ -145,7 +163,7 @@ void server::check_slow_connections() {
     std::lock_guard lock(mutex_);
     std::erase_if(slow_, [&](const auto& entry) {
         auto [fd, deadline] = entry;
-        if (peek_request_head(fd) == head_state::ready) {
+        if (peek_request_head(fd, peer_done(fd)) != head_state::incomplete) {  // the epoll loop serves or rejects it
             park(fd);  // its bytes are there: the event fires at once
             return true;
         }
@@ -169,26 +187,27 @@ void server::forget(int fd) {
 }
 
 void server::serve_connection(int fd) {
+    if (serve_once(fd))
+        park(fd);
+    else
+        forget(fd);
+}
+
+bool server::serve_once(int fd) {
     FCGX_Request raw;
     // No listen socket: if the connection ends, FCGX_Accept_r closes it and
     // fails instead of accepting another one behind our back.
     FCGX_InitRequest(&raw, -1, 0);
     raw.ipcFd = fd;
     raw.keepConnection = 1;  // so that the Finish inside Accept keeps our fd
-    if (FCGX_Accept_r(&raw) < 0) {  // peer closed, or not FastCGI: libfcgi closed the fd
-        forget(fd);
-        return;
-    }
+    if (FCGX_Accept_r(&raw) < 0) return false;  // peer closed, or not FastCGI: libfcgi closed the fd
     {
         exchange call(raw);
         dispatch(call);
     }
     if (stopping_.load()) raw.keepConnection = 0;
     FCGX_Finish_r(&raw);
-    if (raw.ipcFd >= 0)
-        park(fd);
-    else
-        forget(fd);
+    return raw.ipcFd >= 0;
 }
 
 void server::dispatch(exchange& call) {

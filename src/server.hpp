@@ -50,6 +50,12 @@ public:
     // still running when DRAIN ran out (their threads are left behind).
     int stop(std::chrono::milliseconds drain);
 
+    // Serves the next request on FD, an accepted connection whose request
+    // head has arrived. True when the connection stays open for another
+    // request; false when it ended (libfcgi has closed FD). The epoll loop
+    // and the fuzzer both come through here.
+    bool serve_once(int fd);
+
     unsigned threads() const { return thread_count_; }
     int busy() const { return busy_.load(std::memory_order_relaxed); }
 

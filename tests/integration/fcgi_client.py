@@ -21,17 +21,17 @@ def name_value(name, value):
     return length(len(name)) + length(len(value)) + name + value
 
 
-def encode_params(params):
+def encode_params(params, request_id=1):
     blob = b"".join(name_value(k.encode(), v.encode() if isinstance(v, str) else v) for k, v in params.items())
     out = b""
     for start in range(0, len(blob), 65535):
-        out += record(PARAMS, 1, blob[start:start + 65535])
-    return out + record(PARAMS, 1)
+        out += record(PARAMS, request_id, blob[start:start + 65535])
+    return out + record(PARAMS, request_id)
 
 
 def encode_request(params, body=b"", keep=False, request_id=1):
     out = record(BEGIN_REQUEST, request_id, struct.pack("!HB5x", RESPONDER, KEEP_CONN if keep else 0))
-    out += encode_params(params).replace(b"", b"") if request_id == 1 else encode_params(params)
+    out += encode_params(params, request_id)
     for start in range(0, len(body), 65535):
         out += record(STDIN, request_id, body[start:start + 65535])
     return out + record(STDIN, request_id)

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import threading
@@ -15,6 +16,11 @@ import harness
 from harness import HTTP, REPLUGD, TOKEN, example_module, test_module
 
 GOOD = "First version of code"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 class BrokenModules(harness.TestCase):
@@ -152,6 +158,28 @@ class HostileRequests(harness.TestCase):
         self.assertEqual(self.path_of(answer), "/echo/from-uri")
         answer = self.server.request("/echo/a", SCRIPT_NAME="", DOCUMENT_URI="", REQUEST_URI="")
         self.assertEqual(answer.status, 400)
+
+    def test_hostile_fastcgi_is_closed_unanswered_and_costs_nothing(self):
+        # libfcgi would malloc ~2 GiB for this name length (or write through
+        # NULL), and leak on the management record: both never reach it.
+        begin = fcgi_client.record(fcgi_client.BEGIN_REQUEST, 1, struct.pack("!HB5x", 1, 0))
+        huge = fcgi_client.record(fcgi_client.PARAMS, 1, struct.pack("!I", 0xFFFFFFFF) + b"\x01AB")
+        hostile = [begin + huge + fcgi_client.record(fcgi_client.PARAMS, 1),
+                   begin + huge,  # then EOF
+                   fcgi_client.record(42, 0, b"??") * 1000]
+        rss_before = rss_kib(self.server.pid)
+        for _ in range(20):
+            for data in hostile:
+                with fcgi_client.connect(self.server.address) as sock:
+                    sock.sendall(data)
+                    sock.shutdown(socket.SHUT_WR)
+                    try:
+                        self.assertEqual(sock.recv(100), b"")  # closed, nothing answered
+                    except ConnectionResetError:
+                        pass  # closed with our bytes unread: also unanswered
+        self.assertLess(rss_kib(self.server.pid) - rss_before, 4096)
+        self.assertIn("closing a connection whose FastCGI request head is malformed", self.server.log())
+        self.assertEqual(self.server.request("/echo/still-fine").status, 200)
 
     def test_a_slow_client_holds_no_thread(self):
         # Four clients each send half a request head and stall; two threads.
@@ -321,8 +349,7 @@ class FaultsUnderLoad(harness.TestCase):
 
 class ReloadLeaks(harness.TestCase):
     def snapshot(self, pid):
-        with open(f"/proc/{pid}/status") as f:
-            rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        rss = rss_kib(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         with open(f"/proc/{pid}/maps") as f:
             maps = f.read()
