@@ -111,4 +111,15 @@ std::optional<failure> check_elf(std::string_view image) {
     return check_unique_symbols(image, header);
 }
 
+bool executable_offset(std::string_view image, std::uint64_t offset) {
+    auto header = read_at<Elf64_Ehdr>(image, 0);
+    for (unsigned i = 0; i < header.e_phnum; ++i) {
+        auto segment = read_at<Elf64_Phdr>(image, header.e_phoff + i * sizeof(Elf64_Phdr));
+        if (segment.p_type == PT_LOAD && (segment.p_flags & PF_X) && offset >= segment.p_vaddr &&
+            offset - segment.p_vaddr < segment.p_memsz)
+            return true;
+    }
+    return false;
+}
+
 }  // namespace replug

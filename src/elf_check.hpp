@@ -5,6 +5,7 @@
 #ifndef REPLUG_ELF_CHECK_HPP
 #define REPLUG_ELF_CHECK_HPP
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -17,6 +18,10 @@ namespace replug {
 // STB_GNU_UNIQUE (such a module can never be unloaded, and the next version
 // would bind to its statics).
 std::optional<failure> check_elf(std::string_view image);
+
+// True when OFFSET (an address minus the module's load base) lies in an
+// executable PT_LOAD segment of IMAGE. REQUIRES: check_elf(image) passed.
+bool executable_offset(std::string_view image, std::uint64_t offset);
 
 }  // namespace replug
 

@@ -1,6 +1,8 @@
 #include "loader.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -220,6 +222,13 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     auto* handler = symbol_or_null<handler_function* const>(loaded, symbol.c_str());
     if (!handler || !*handler)
         return refuse("no handler symbol '" + symbol + "' (is REPLUG_HANDLER(" + symbol + ") in the module?)");
+    // A route may name any exported symbol; only one that REPLUG_HANDLER made
+    // holds the address of the module's own code.
+    link_map* map = nullptr;
+    if (::dlinfo(loaded.native(), RTLD_DI_LINKMAP, &map) != 0 || !map ||
+        !executable_offset(*image, reinterpret_cast<std::uintptr_t>(*handler) - map->l_addr))
+        return refuse("symbol '" + symbol + "' is not a handler (export handlers with REPLUG_HANDLER(" + symbol +
+                      "))");
     version->handler_ = *handler;
     if (auto* text = symbol_or_null<const char>(loaded, "replug_module_version")) version->version_ = text;
     version->generation_ = generation;
