@@ -1,0 +1,126 @@
+#include "ctl/connection.hpp"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace replug::ctl {
+
+namespace {
+
+failure system_failure(const std::string& what) { return failure{what + ": " + std::strerror(errno)}; }
+
+// A blocking socket with SO_SNDTIMEO reports a timed-out connect or send as
+// one of these.
+bool is_timeout(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINPROGRESS; }
+
+}  // namespace
+
+connection::connection(int fd, std::string name, deadline until) : fd_(fd), name_(std::move(name)), until_(until) {}
+
+connection::connection(connection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)), until_(other.until_) {}
+
+connection& connection::operator=(connection&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = std::exchange(other.fd_, -1);
+        name_ = std::move(other.name_);
+        until_ = other.until_;
+    }
+    return *this;
+}
+
+connection::~connection() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+outcome<connection> connection::to_unix(const std::string& path, std::string name, deadline until) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof address.sun_path)
+        return failure{"cannot connect to " + name + ": the path is empty or longer than " +
+                       std::to_string(sizeof address.sun_path - 1) + " bytes"};
+    std::memcpy(address.sun_path, path.data(), path.size());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return system_failure("cannot connect to " + name);
+    connection result(fd, std::move(name), until);
+    if (!result.arm()) return result.timed_out();
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+        return is_timeout(errno) ? result.timed_out() : system_failure("cannot connect to " + result.name_);
+    return result;
+}
+
+outcome<connection> connection::to_tcp(const std::string& host, const std::string& port, std::string name,
+                                       deadline until) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (int error = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); error != 0)
+        return failure{"cannot connect to " + name + ": " + ::gai_strerror(error)};
+    std::string last_error = "no address";
+    for (addrinfo* each = found; each != nullptr; each = each->ai_next) {
+        int fd = ::socket(each->ai_family, each->ai_socktype | SOCK_CLOEXEC, each->ai_protocol);
+        if (fd < 0) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        connection attempt(fd, name, until);
+        if (!attempt.arm()) {
+            ::freeaddrinfo(found);
+            return attempt.timed_out();
+        }
+        if (::connect(fd, each->ai_addr, each->ai_addrlen) == 0) {
+            ::freeaddrinfo(found);
+            return attempt;
+        }
+        last_error = is_timeout(errno) ? "timed out" : std::strerror(errno);
+    }
+    ::freeaddrinfo(found);
+    return failure{"cannot connect to " + name + ": " + last_error};
+}
+
+outcome<std::size_t> connection::send_all(std::string_view data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+        if (!arm()) return timed_out();
+        ssize_t written = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0) return is_timeout(errno) ? timed_out() : system_failure("cannot send to " + name_);
+        sent += static_cast<std::size_t>(written);
+    }
+    return sent;
+}
+
+outcome<bool> connection::receive(std::string& buffer) {
+    char chunk[16384];
+    while (true) {
+        if (!arm()) return timed_out();
+        ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return is_timeout(errno) ? timed_out() : system_failure("cannot read from " + name_);
+        buffer.append(chunk, static_cast<std::size_t>(got));
+        return got > 0;
+    }
+}
+
+bool connection::arm() {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(until_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    timeval limit{};
+    limit.tv_sec = static_cast<time_t>(left.count() / 1000000);
+    limit.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);  // never all zero: that means "no limit"
+    return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0 &&
+           ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0;
+}
+
+failure connection::timed_out() const { return failure{name_ + ": no answer within the timeout (--timeout)"}; }
+
+}  // namespace replug::ctl

@@ -1,0 +1,116 @@
+#include "ctl/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace replug::ctl {
+
+namespace {
+
+constexpr const char* default_socket = "unix:/run/replug/replugd.sock";
+
+po::options_description describe_options() {
+    po::options_description options("Options");
+    options.add_options()
+        ("socket", po::value<std::string>()->value_name("ADDR"),
+         "replugd's listening socket, spoken to in FastCGI: unix:PATH (or just /PATH), HOST:PORT, [IPV6]:PORT "
+         "or :PORT "
+         "(default: unix:/run/replug/replugd.sock)")
+        ("url", po::value<std::string>()->value_name("URL"),
+         "instead of --socket, plain HTTP through the front server: http://HOST[:PORT]/PREFIX/, "
+         "the URL of the admin prefix")
+        ("admin-prefix", po::value<std::string>()->value_name("P")->default_value("/-/"),
+         "replugd's --admin-prefix (for --socket, and for a --url without a path)")
+        ("token-file", po::value<std::string>()->value_name("FILE"),
+         "read the admin token from the first line of FILE (default: $REPLUG_TOKEN)")
+        ("json", po::bool_switch(), "print the server's JSON answer as it is")
+        ("timeout", po::value<double>()->value_name("SECONDS")->default_value(30),
+         "give up when the whole exchange takes longer")
+        ("version", po::bool_switch(), "print the version and exit")
+        ("help", po::bool_switch(), "print this help and exit");
+    return options;
+}
+
+failure bad(const std::string& why) { return failure{why, failure_kind::bad_input}; }
+
+}  // namespace
+
+std::string usage() {
+    std::ostringstream text;
+    text << "Usage: replugctl [OPTIONS] status\n"
+            "       replugctl [OPTIONS] reload [ROUTE]\n"
+            "       replugctl [OPTIONS] rollback ROUTE\n"
+            "       replugctl [OPTIONS] metrics\n"
+            "Asks a running replugd, through its admin endpoints, for its status, or to\n"
+            "reload or roll back routes.\n\n"
+            "Commands:\n"
+            "  status                every route: module, version, generation, counters,\n"
+            "                        draining versions, file, last reload error\n"
+            "  reload [ROUTE]        reload ROUTE from its module file as it is on disk now;\n"
+            "                        without ROUTE, re-read the config and reload every route\n"
+            "  rollback ROUTE        put ROUTE back on its previous version\n"
+            "  metrics               print the Prometheus metrics\n\n"
+         << describe_options()
+         << "\nExit status: 0 success; 1 the server answered an error (its reason on stderr);\n"
+            "2 usage or configuration error, or no answer from the server.\n";
+    return text.str();
+}
+
+outcome<options> parse_options(const std::vector<std::string>& args) {
+    po::positional_options_description positional;
+    positional.add("command", 1).add("arguments", -1);
+    po::options_description hidden;
+    hidden.add_options()
+        ("command", po::value<std::string>())
+        ("arguments", po::value<std::vector<std::string>>());
+    po::options_description all;
+    all.add(describe_options()).add(hidden);
+
+    po::variables_map values;
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
+        po::notify(values);
+    } catch (const po::error& error) {
+        return bad(error.what());
+    }
+
+    options result;
+    result.help = values["help"].as<bool>();
+    result.version = values["version"].as<bool>();
+    if (result.help || result.version) return result;
+
+    if (values.count("socket") && values.count("url")) return bad("--socket and --url: give one or the other");
+    if (values.count("url")) result.url = values["url"].as<std::string>();
+    result.socket = values.count("socket") ? values["socket"].as<std::string>() : default_socket;
+    result.admin_prefix = values["admin-prefix"].as<std::string>();
+    if (!result.admin_prefix.starts_with('/') || !result.admin_prefix.ends_with('/'))
+        return bad("--admin-prefix: must start and end with '/', like /-/");
+    if (values.count("token-file")) result.token_file = values["token-file"].as<std::string>();
+    result.json = values["json"].as<bool>();
+    result.timeout_seconds = values["timeout"].as<double>();
+    if (!(result.timeout_seconds > 0 && result.timeout_seconds <= 86400))
+        return bad("--timeout: must be a number of seconds above 0 (and at most a day)");
+
+    if (!values.count("command")) return bad("no command: give status, reload [ROUTE], rollback ROUTE or metrics");
+    result.command = values["command"].as<std::string>();
+    auto arguments = values.count("arguments") ? values["arguments"].as<std::vector<std::string>>()
+                                               : std::vector<std::string>{};
+    std::size_t most = result.command == "reload" || result.command == "rollback" ? 1 : 0;
+    std::size_t least = result.command == "rollback" ? 1 : 0;
+    if (result.command != "status" && result.command != "reload" && result.command != "rollback" &&
+        result.command != "metrics")
+        return bad("unknown command '" + result.command + "': give status, reload [ROUTE], rollback ROUTE or metrics");
+    if (arguments.size() < least) return bad(result.command + ": needs a ROUTE, like /pluggable");
+    if (arguments.size() > most)
+        return bad(result.command + ": unexpected argument '" + arguments[most] + "'" +
+                   (most == 0 ? " (it takes none)" : " (it takes one ROUTE)"));
+    if (!arguments.empty()) {
+        result.route = arguments.front();
+        if (result.route->empty()) return bad(result.command + ": the ROUTE is empty");
+    }
+    return result;
+}
+
+}  // namespace replug::ctl

@@ -1,0 +1,29 @@
+// The human-readable forms of replugd's admin answers (--json prints the
+// answers as they are instead). Control characters in the server's strings
+// are shown as '?', so that a hostile file name cannot drive the terminal.
+#ifndef REPLUG_CTL_RENDER_HPP
+#define REPLUG_CTL_RENDER_HPP
+
+#include <string>
+
+#include "json_reader.hpp"
+
+namespace replug::ctl {
+
+// GET status: a summary line, then one table row per route:
+//   replugd 0.1.0, pid 4242, 4 threads, up 2h05m
+//   ROUTE       MODULE     VERSION  GEN  REQUESTS  ERRORS  IN-FLIGHT  DRAINING  FILE                 LAST ERROR
+//   /pluggable  pluggable  2        2    17        0       0          0         /srv/m/pluggable.so  -
+// "-" stands for an empty version or no error; MODULE shows ":SYMBOL" when
+// the symbol is not "serve"; DRAINING counts retired versions still running.
+std::string status_table(const json_value& status);
+
+// POST reload or rollback: one line per route that was swapped,
+//   /pluggable: 1 -> 2 (generation 2, 0.31 ms)
+// for a one-route answer or each of {"routes": [...]}; "(none)" stands for
+// the old version of a route that is new, "-" for an empty version.
+std::string swap_lines(const json_value& answer);
+
+}  // namespace replug::ctl
+
+#endif
