@@ -5,6 +5,7 @@ sockets, waits on conditions (never fixed sleeps), and stops them by PID."""
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -20,7 +21,10 @@ SOURCE_ROOT = os.environ.get("REPLUG_SOURCE_ROOT", os.path.join(os.path.dirname(
 TEST_MODULES = os.environ.get("REPLUG_TEST_MODULES", "")
 EXAMPLE_MODULES = os.environ.get("REPLUG_EXAMPLE_MODULES", "")
 NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+LIGHTTPD = shutil.which("lighttpd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 TOKEN = "test-token-0123456789abcdef"
+# The build's b_sanitize ("none", "address,undefined", ...): RSS means little under ASan.
+SANITIZED = os.environ.get("REPLUG_SANITIZE", "none") != "none"
 
 
 def wait_for(condition, timeout=10.0, what="condition"):
@@ -46,6 +50,15 @@ def free_port():
 def can_connect(address):
     try:
         fcgi_client.connect(address, timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def http_listening(port):
+    """Whether a front server accepts connections on loopback PORT."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
     except OSError:
         return False
@@ -112,11 +125,16 @@ class Process:
 
 
 class Replugd(Process):
-    def __init__(self, workdir, args, address=None, token=True, wait=True, env=None, **popen):
+    """replugd in WORKDIR. PROGRAM replaces the built binary (an installed one);
+    LAUNCHER is a command that starts it and owns the socket at ADDRESS
+    (spawn-fcgi, systemd-socket-activate): replugd then gets no --listen."""
+
+    def __init__(self, workdir, args, address=None, token=True, wait=True, env=None, program=None, launcher=(),
+                 **popen):
         self.workdir = workdir
         self.address = address or "unix:" + os.path.join(workdir, "replugd.sock")
-        argv = [REPLUGD] + args
-        if "--listen" not in args and address != "inherited":
+        argv = [*launcher, program or REPLUGD] + args
+        if "--listen" not in args and address != "inherited" and not launcher:
             argv += ["--listen", self.address]
         if token and not any(a.startswith("--admin-token-file") for a in args):
             token_file = os.path.join(workdir, "admin.token")
@@ -124,6 +142,10 @@ class Replugd(Process):
                 f.write(TOKEN + "\n")
             os.chmod(token_file, 0o600)
             argv += ["--admin-token-file", token_file]
+        if env is None:
+            # As in production: no LD_LIBRARY_PATH (meson test points it at
+            # the build tree, where a module's missing library would be found).
+            env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
         super().__init__(argv, os.path.join(workdir, "replugd.log"), env=env, **popen)
         if wait:
             wait_for(lambda: not self.running() or "serving on" in self.log(), what="replugd to start")
@@ -141,7 +163,8 @@ class Replugd(Process):
 
 class Nginx(Process):
     """A real nginx running the shipped site config (nginx/replug.conf), with
-    only its two addresses replaced: the listen port and the upstream."""
+    only its two addresses replaced: the listen port and the upstream. A list
+    of upstreams replaces the upstream's one server line with one line each."""
 
     def __init__(self, workdir, upstream, site=os.path.join(SOURCE_ROOT, "nginx", "replug.conf"),
                  replace_upstream="unix:/run/replug/replugd.sock"):
@@ -154,7 +177,12 @@ class Nginx(Process):
             text = f.read()
         assert "listen 80;" in text and replace_upstream in text
         text = text.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
-        text = text.replace(replace_upstream, upstream)
+        if isinstance(upstream, str):
+            text = text.replace(replace_upstream, upstream)
+        else:
+            server_line = f"server {replace_upstream};"
+            assert text.count(server_line) == 1
+            text = text.replace(server_line, "\n    ".join(f"server {address};" for address in upstream))
         with open(os.path.join(prefix, "site.conf"), "w") as f:
             f.write(text)
         with open(os.path.join(prefix, "nginx.conf"), "w") as f:
@@ -182,11 +210,7 @@ http {{
             raise AssertionError("nginx exited at start:\n" + self.log())
 
     def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        return http_listening(self.port)
 
     def error_log(self):
         with open(os.path.join(self.prefix, "logs", "error.log")) as f:
@@ -196,11 +220,51 @@ http {{
         return super().stop(sig, timeout)
 
 
-class HTTP:
-    """A keep-alive HTTP client to a front server on loopback."""
+class Lighttpd(Process):
+    """A real lighttpd (-D: in the foreground) running the shipped config
+    (nginx/lighttpd-replug.conf) included from a main config like Debian's,
+    with only the socket path replaced."""
 
-    def __init__(self, port, timeout=15):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    def __init__(self, workdir, upstream, site=os.path.join(SOURCE_ROOT, "nginx", "lighttpd-replug.conf"),
+                 replace_upstream="/run/replug/replugd.sock"):
+        assert upstream.startswith("unix:"), "the shipped lighttpd config talks to a unix socket"
+        self.port = free_port()
+        prefix = os.path.join(workdir, "lighttpd")
+        os.makedirs(os.path.join(prefix, "htdocs"), exist_ok=True)
+        os.makedirs(os.path.join(prefix, "uploads"), exist_ok=True)
+        os.chown(os.path.join(prefix, "uploads"), pwd.getpwnam("www-data").pw_uid, -1)
+        os.chmod(workdir, 0o755)
+        with open(site) as f:
+            text = f.read()
+        assert text.count(f'"{replace_upstream}"') == 1
+        text = text.replace(f'"{replace_upstream}"', f'"{upstream[len("unix:"):]}"')
+        with open(os.path.join(prefix, "replug.conf"), "w") as f:
+            f.write(text)
+        config = os.path.join(prefix, "lighttpd.conf")
+        with open(config, "w") as f:
+            f.write(f"""
+server.modules = ( "mod_indexfile", "mod_access", "mod_alias", "mod_redirect" )
+server.document-root = "{prefix}/htdocs"
+server.upload-dirs = ( "{prefix}/uploads" )
+server.username = "www-data"
+server.groupname = "www-data"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+include "{prefix}/replug.conf"
+""")
+        super().__init__([LIGHTTPD, "-D", "-f", config], os.path.join(workdir, "lighttpd.log"))
+        wait_for(lambda: not self.running() or http_listening(self.port), what="lighttpd to listen")
+        if not self.running():
+            raise AssertionError("lighttpd exited at start:\n" + self.log())
+
+
+class HTTP:
+    """A keep-alive HTTP client to a front server on loopback, from
+    SOURCE_ADDRESS when given (any 127.x.y.z is local, yet not 127.0.0.1)."""
+
+    def __init__(self, port, timeout=15, source_address=None):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                                     source_address=(source_address, 0) if source_address else None)
 
     def request(self, method, path, body=None, headers=None):
         self.connection.request(method, path, body=body, headers=headers or {})
@@ -211,8 +275,10 @@ class HTTP:
         return self.request("GET", path, **kwargs)
 
     def admin(self, method, endpoint, token=TOKEN):
-        status, body, _ = self.request(method, "/-/" + endpoint,
-                                       headers={"Authorization": "Bearer " + token} if token else {})
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        if method == "POST":
+            headers["Content-Length"] = "0"  # lighttpd answers 411 to a POST without it
+        status, body, _ = self.request(method, "/-/" + endpoint, headers=headers)
         return status, body
 
     def close(self):
@@ -247,13 +313,19 @@ class TestCase(unittest.TestCase):
     def _outcome_failed(self):
         return not getattr(getattr(self, "_outcome", None), "success", True)
 
-    def replugd(self, args, **kwargs):
-        process = Replugd(self.dir, args, **kwargs)
+    def replugd(self, args, workdir=None, **kwargs):
+        """A replugd with its socket, log and token in WORKDIR (default: the test's dir)."""
+        process = Replugd(workdir or self.dir, args, **kwargs)
         self._processes.append(process)
         return process
 
     def nginx(self, upstream, **kwargs):
         process = Nginx(self.dir, upstream, **kwargs)
+        self._processes.append(process)
+        return process
+
+    def lighttpd(self, upstream, **kwargs):
+        process = Lighttpd(self.dir, upstream, **kwargs)
         self._processes.append(process)
         return process
 

@@ -177,7 +177,8 @@ class HostileRequests(harness.TestCase):
                         self.assertEqual(sock.recv(100), b"")  # closed, nothing answered
                     except ConnectionResetError:
                         pass  # closed with our bytes unread: also unanswered
-        self.assertLess(rss_kib(self.server.pid) - rss_before, 4096)
+        if not harness.SANITIZED:
+            self.assertLess(rss_kib(self.server.pid) - rss_before, 4096)
         self.assertIn("closing a connection whose FastCGI request head is malformed", self.server.log())
         self.assertEqual(self.server.request("/echo/still-fine").status, 200)
 
@@ -372,7 +373,8 @@ class ReloadLeaks(harness.TestCase):
         after = self.snapshot(server.pid)
         print(f"\n{reloads} reloads: RSS {before[0]} -> {after[0]} KiB, fds {before[1]} -> {after[1]}, "
               f"module copies mapped {before[2]} -> {after[2]}, map lines {before[3]} -> {after[3]}")
-        self.assertLessEqual(after[0] - before[0], 8 * 1024)  # generous: 8 MiB
+        if not harness.SANITIZED:  # ASan's quarantine and shadow memory keep RSS up by design
+            self.assertLessEqual(after[0] - before[0], 8 * 1024)  # generous: 8 MiB
         self.assertEqual(after[1], before[1])
         self.assertEqual(after[2], before[2])  # current + previous copies only
         self.assertEqual(after[3], before[3])
