@@ -253,9 +253,15 @@ server.port = {self.port}
 include "{prefix}/replug.conf"
 """)
         super().__init__([LIGHTTPD, "-D", "-f", config], os.path.join(workdir, "lighttpd.log"))
-        wait_for(lambda: not self.running() or http_listening(self.port), what="lighttpd to listen")
+        # It listens before it handles signals; "server started" comes after both.
+        wait_for(lambda: not self.running() or ("server started" in self.log() and http_listening(self.port)),
+                 what="lighttpd to start")
         if not self.running():
             raise AssertionError("lighttpd exited at start:\n" + self.log())
+
+    def stop(self, sig=signal.SIGINT, timeout=15):
+        """SIGINT is lighttpd's graceful stop (SIGTERM: immediate, exit status 1)."""
+        return super().stop(sig, timeout)
 
 
 class HTTP:
