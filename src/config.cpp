@@ -35,6 +35,9 @@ po::options_description describe_options() {
          "where the admin endpoints live")
         ("admin-token-file", po::value<std::string>()->value_name("FILE"),
          "bearer token for the admin endpoints; without it admin is off")
+        ("admin-listen", po::value<std::string>()->value_name("ADDR"),
+         "also answer the admin endpoints (only those) on this socket, with a thread of its own, "
+         "so that they work while every worker is busy; a unix socket gets mode 0600")
         ("pid-file", po::value<std::string>()->value_name("FILE"), "written at start, removed at exit")
         ("log-level", po::value<std::string>()->value_name("L")->default_value("info"),
          "error, warn, info or debug")
@@ -198,6 +201,11 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
         return bad(origin("admin-prefix") + "--admin-prefix: must start and end with '/', like /-/");
     if (values.count("admin-token-file"))
         result.admin_token_file = std::filesystem::absolute(values["admin-token-file"].as<std::string>());
+    if (values.count("admin-listen")) {
+        result.admin_listen = values["admin-listen"].as<std::string>();
+        if (!result.admin_token_file)
+            return bad(origin("admin-listen") + "--admin-listen: needs --admin-token-file (admin is off without it)");
+    }
     if (values.count("pid-file")) result.pid_file = std::filesystem::absolute(values["pid-file"].as<std::string>());
 
     auto level = parse_log_level(values["log-level"].as<std::string>());

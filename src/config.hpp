@@ -28,6 +28,7 @@ struct config {
     std::vector<route_spec> routes;
     std::string admin_prefix = "/-/";
     std::optional<std::filesystem::path> admin_token_file;
+    std::string admin_listen;  // empty: admin only on --listen
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};

@@ -101,9 +101,21 @@ int main(int argc, char** argv) {
             return fail(exit_config, "--listen: not given, and no inherited socket (fd 0 or systemd LISTEN_FDS)");
     }
 
+    std::optional<replug::listener> admin_socket;
+    if (!settings.admin_listen.empty()) {
+        auto opened = replug::open_listener(settings.admin_listen, {0600, "", ""});
+        if (!opened) {
+            if (socket->unix_path) ::unlink(socket->unix_path->c_str());
+            return fail(opened.kind() == replug::failure_kind::bad_input ? exit_config : exit_runtime,
+                        "--admin-listen: " + opened.reason());
+        }
+        admin_socket = std::move(*opened);
+    }
+
     auto started = routes.apply(settings.routes, settings.module_path);
     if (!started) {
-        if (socket->unix_path) ::unlink(socket->unix_path->c_str());
+        for (auto* each : {&socket, &admin_socket})
+            if (*each && (*each)->unix_path) ::unlink((*each)->unix_path->c_str());
         return fail(exit_runtime, started.reason());
     }
     if (settings.routes.empty()) log.warn("no --route given: every request will get 404");
@@ -139,6 +151,13 @@ int main(int argc, char** argv) {
     std::string where = socket->description;
     workers.emplace(std::move(*socket), settings.threads, routes, settings.admin_prefix, admin_endpoint, log);
     workers->start();
+    std::optional<replug::server> control;
+    if (admin_socket) {
+        log.info("admin endpoints also on ", admin_socket->description);
+        control.emplace(std::move(*admin_socket), 1, routes, settings.admin_prefix, admin_endpoint, log,
+                        replug::server_role::admin_only);
+        control->start();
+    }
     log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
              " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
              " watch=", watch ? "on" : "off",
@@ -152,7 +171,8 @@ int main(int argc, char** argv) {
 
     log.info(stop_signal == SIGINT ? "SIGINT" : "SIGTERM", ": stopping; draining requests for up to ",
              settings.drain_timeout.count(), "ms");
-    int left = workers->stop(settings.drain_timeout);
+    int left = control ? control->stop(settings.drain_timeout) : 0;
+    left += workers->stop(settings.drain_timeout);
     pid.remove();
     if (left > 0) {
         log.warn(left, " request(s) still running after the drain timeout; exiting anyway");

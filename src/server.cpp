@@ -38,12 +38,13 @@ bool peer_done(int fd) {
 }  // namespace
 
 server::server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
-               admin_handler admin, const logger& log)
+               admin_handler admin, const logger& log, server_role role)
     : socket_(std::move(socket)),
       thread_count_(threads),
       routes_(routes),
       admin_prefix_(std::move(admin_prefix)),
       admin_(std::move(admin)),
+      role_(role),
       log_(log) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -224,7 +225,7 @@ void server::dispatch(exchange& call) {
         return;
     }
     auto table = routes_.table();
-    route* target = table->match(path);
+    route* target = role_ == server_role::admin_only ? nullptr : table->match(path);
     if (!target) {
         call.fail(404, "Not Found");
         call.finish();

@@ -33,11 +33,16 @@ namespace replug {
 // Answers requests under the admin prefix; see admin.hpp.
 using admin_handler = std::function<void(exchange&)>;
 
+// What a server answers: everything (the main socket), or only the admin
+// endpoints (--admin-listen: a control socket with its own thread, so that
+// status and reload work while every worker is busy in a handler).
+enum class server_role { routes_and_admin, admin_only };
+
 class server {
 public:
     // ADMIN may be empty (admin off): its prefix is then routed like any path.
     server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
-           admin_handler admin, const logger& log);
+           admin_handler admin, const logger& log, server_role role = server_role::routes_and_admin);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -74,6 +79,7 @@ private:
     registry& routes_;
     std::string admin_prefix_;
     admin_handler admin_;
+    server_role role_;
     const logger& log_;
 
     int epoll_fd_ = -1;

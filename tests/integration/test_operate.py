@@ -7,6 +7,7 @@ import os
 import re
 import unittest
 
+import fcgi_client
 import harness
 from harness import HTTP, example_module, test_module
 
@@ -158,6 +159,30 @@ class Operate(harness.TestCase):
         self.assertEqual(samples[("replug_workers_busy", frozenset())], 1)  # the one answering this request
         self.assertIn(("replug_in_flight_requests", p), samples)
         self.assertEqual(self.http.admin("GET", "metrics", token="wrong-token-0123456789")[0], 401)
+
+    def test_admin_socket_answers_while_every_worker_is_busy(self):
+        self.module(test_module("slow_v1"), "slow")
+        control = "unix:" + os.path.join(self.dir, "admin.sock")
+        server = self.replugd(["--module-path", self.modules, "--route", "/slow=slow", "--threads", "2",
+                               "--admin-listen", control])
+        self.assertEqual(os.stat(control[5:]).st_mode & 0o777, 0o600)
+        holders = [fcgi_client.connect(server.address) for _ in range(2)]
+        for sock in holders:
+            self.addCleanup(sock.close)
+            sock.sendall(fcgi_client.encode_request(fcgi_client.cgi_params("/slow", query="3000")))
+        admin = {"Authorization": "Bearer " + harness.TOKEN}
+        harness.wait_for(lambda: '"in_flight":2' in fcgi_client.request(control, "/-/status", headers=admin).text,
+                         what="both workers busy, seen through the admin socket")
+        self.module(test_module("slow_v2"), "slow")
+        answer = fcgi_client.request(control, "/-/reload", method="POST", query="route=/slow", headers=admin)
+        self.assertEqual(answer.status, 200, answer.text)
+        self.assertEqual(json.loads(answer.text)["new"]["version"], "2")
+        # Only admin there: routes are not served on the control socket.
+        self.assertEqual(fcgi_client.request(control, "/slow", query="1").status, 404)
+        for sock in holders:  # the held requests finish on the version they started with
+            self.assertEqual(fcgi_client.read_response(sock).text, "slow 1 after 3000ms")
+        self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(control[5:]))
 
     def test_the_exposition_checker_catches_mistakes(self):
         for bad in ["x 1", "# TYPE x counter\nx{a=\"1} 1\n", "# TYPE x counter\nx 1\nx 2\n",
