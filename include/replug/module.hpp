@@ -107,43 +107,31 @@ using state_import = void(void* state);
 // made of several translation units that all include this header links.
 REPLUG_EXPORT_ __attribute__((weak)) const unsigned replug_abi_version = REPLUG_ABI_VERSION;
 
+// Exports a pointer to the global function FN, of type TYPE, under the
+// symbol NAME. The pointer lives in a namespace so that NAME may equal FN.
+#define REPLUG_EXPORT_POINTER_(type, name, fn)                                 \
+    namespace replug_exports {                                                 \
+    REPLUG_EXPORT_ type* const name;                                           \
+    type* const name = &::fn;                                                  \
+    }
+
 // Exports FN (an unqualified function name of type replug::handler_function)
 // under the symbol name FN; routes name it as MODULE[:FN], "serve" by default.
-#define REPLUG_HANDLER(fn)                                                     \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ ::replug::handler_function* const fn;                       \
-    ::replug::handler_function* const fn = &::fn;                              \
-    }
+#define REPLUG_HANDLER(fn) REPLUG_EXPORT_POINTER_(::replug::handler_function, fn, fn)
 
 // The module's version string, shown in reload answers and status.
 #define REPLUG_VERSION(text) REPLUG_EXPORT_ const char replug_module_version[] = text;
 
 // Optional: runs after the new version is loaded and before it is swapped in.
-#define REPLUG_ON_LOAD(fn)                                                     \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ ::replug::load_hook* const replug_on_load;                  \
-    ::replug::load_hook* const replug_on_load = &::fn;                         \
-    }
+#define REPLUG_ON_LOAD(fn) REPLUG_EXPORT_POINTER_(::replug::load_hook, replug_on_load, fn)
 
 // Optional: runs when a retired version is unloaded, after its last request.
-#define REPLUG_ON_UNLOAD(fn)                                                   \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ ::replug::unload_hook* const replug_on_unload;              \
-    ::replug::unload_hook* const replug_on_unload = &::fn;                     \
-    }
+#define REPLUG_ON_UNLOAD(fn) REPLUG_EXPORT_POINTER_(::replug::unload_hook, replug_on_unload, fn)
 
 // Optional: hands this version's state to the version that replaces it.
-#define REPLUG_EXPORT_STATE(fn)                                                \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ ::replug::state_export* const replug_export_state;          \
-    ::replug::state_export* const replug_export_state = &::fn;                 \
-    }
+#define REPLUG_EXPORT_STATE(fn) REPLUG_EXPORT_POINTER_(::replug::state_export, replug_export_state, fn)
 
 // Optional: receives the state of the version this one replaces.
-#define REPLUG_IMPORT_STATE(fn)                                                \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ ::replug::state_import* const replug_import_state;          \
-    ::replug::state_import* const replug_import_state = &::fn;                 \
-    }
+#define REPLUG_IMPORT_STATE(fn) REPLUG_EXPORT_POINTER_(::replug::state_import, replug_import_state, fn)
 
 #endif  // REPLUG_MODULE_HPP
