@@ -131,6 +131,12 @@ int main(int argc, char** argv) {
         auto fresh = replug::parse_config(args);
         if (!fresh) return replug::failure{"config: " + fresh.reason()};
         log.set_level(fresh->level);
+        // Routes, the module path and the log level apply now; the rest is
+        // fixed for the life of the process.
+        if (fresh->listen != settings.listen || fresh->threads != settings.threads ||
+            fresh->admin_listen != settings.admin_listen || fresh->admin_token_file != settings.admin_token_file ||
+            fresh->admin_prefix != settings.admin_prefix || fresh->watch != settings.watch)
+            log.warn("config: listen, threads, admin and watch settings changed; they apply at the next start");
         auto swaps = routes.apply(fresh->routes, fresh->module_path);
         if (swaps && watch) watch->refresh();
         return swaps;
