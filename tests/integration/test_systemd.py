@@ -1,0 +1,208 @@
+"""The shipped systemd units (packaging/systemd/): systemd-analyze verifies
+them and rates their hardening; the real systemd-socket-activate starts
+replugd as the units say (the socket on fd 3 through LISTEN_FDS/LISTEN_PID,
+ExecStart, ExecReload), and replugd serves, reloads and exits 0; every
+system call replugd makes passes the unit's SystemCallFilter.
+
+systemd is not PID 1 here: systemctl cannot run, but systemd-analyze verify,
+systemd-analyze security --offline and systemd-socket-activate do."""
+
+import grp
+import os
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import unittest
+
+import harness
+from harness import HTTP, REPLUGD, SOURCE_ROOT, example_module, test_module
+
+UNITS = os.path.join(SOURCE_ROOT, "packaging", "systemd")
+SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+STRACE = shutil.which("strace")
+INSTALLED_REPLUGD = "/usr/sbin/replugd"
+INSTALLED_CONFIG = "/etc/replug/replugd.conf"
+
+
+def unit_settings(name):
+    """KEY -> [values] of a unit file, in order (repeated keys add up)."""
+    settings = {}
+    with open(os.path.join(UNITS, name)) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith(("#", "[")):
+                key, _, value = line.partition("=")
+                settings.setdefault(key, []).append(value)
+    return settings
+
+
+def syscalls_of(group, seen=None):
+    """The system calls in a systemd syscall-filter group, nested groups expanded."""
+    seen = {} if seen is None else seen
+    if group not in seen:
+        listing = subprocess.run([SYSTEMD_ANALYZE, "syscall-filter", group], capture_output=True, text=True,
+                                 check=True).stdout.splitlines()
+        names = set()
+        for line in listing[1:]:
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            names |= syscalls_of(entry, seen) if entry.startswith("@") else {entry}
+        seen[group] = names
+    return seen[group]
+
+
+class Units(harness.TestCase):
+    def copy_units(self):
+        """The units in a temp dir, with only ExecStart's binary pointed at the
+        built replugd, and the man page where man(1) finds it."""
+        units = os.path.join(self.dir, "units")
+        os.makedirs(units)
+        for name in ("replugd.service", "replugd.socket"):
+            with open(os.path.join(UNITS, name)) as f:
+                text = f.read()
+            if name == "replugd.service":
+                self.assertEqual(text.count("ExecStart=" + INSTALLED_REPLUGD + " "), 1)
+                text = text.replace("ExecStart=" + INSTALLED_REPLUGD + " ", "ExecStart=" + REPLUGD + " ")
+            with open(os.path.join(units, name), "w") as f:
+                f.write(text)
+        man = os.path.join(self.dir, "man")
+        os.makedirs(os.path.join(man, "man8"))
+        shutil.copy(os.path.join(SOURCE_ROOT, "packaging", "man", "replugd.8"), os.path.join(man, "man8"))
+        return units, dict(os.environ, MANPATH=man)
+
+    def test_systemd_analyze_verify_finds_nothing(self):
+        units, env = self.copy_units()
+        result = subprocess.run([SYSTEMD_ANALYZE, "verify", "replugd.socket", "replugd.service"], cwd=units,
+                                env=env, capture_output=True, text=True)
+        self.assertEqual((result.returncode, result.stdout + result.stderr), (0, ""))
+
+    def test_systemd_analyze_verify_would_say_so(self):
+        # The check above is not vacuous: a misspelt key is reported.
+        units, env = self.copy_units()
+        service = os.path.join(units, "replugd.service")
+        with open(service) as f:
+            text = f.read()
+        with open(service, "w") as f:
+            f.write(text.replace("NoNewPrivileges=", "NoNewPrivilege="))
+        result = subprocess.run([SYSTEMD_ANALYZE, "verify", "replugd.socket", "replugd.service"], cwd=units,
+                                env=env, capture_output=True, text=True)
+        self.assertIn("Unknown key 'NoNewPrivilege' in section [Service]", result.stderr)
+
+    def test_hardening_exposure_is_low(self):
+        units, env = self.copy_units()
+        result = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager", "replugd.service"],
+                                cwd=units, env=env, capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        exposure = re.search(r"Overall exposure level for replugd.service: ([0-9.]+) ", result.stdout)
+        self.assertIsNotNone(exposure, result.stdout + result.stderr)
+        # 0 is sealed, 10 is an unhardened service; 1.4 when this was written.
+        self.assertLessEqual(float(exposure.group(1)), 2.0, result.stdout)
+
+    def test_the_units_say_what_the_deployment_needs(self):
+        service = unit_settings("replugd.service")
+        socket_unit = unit_settings("replugd.socket")
+        self.assertEqual(service["ExecStart"], [INSTALLED_REPLUGD + " --config " + INSTALLED_CONFIG])
+        self.assertEqual(service["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+        self.assertEqual(service["Requires"], ["replugd.socket"])
+        self.assertEqual(service["RuntimeDirectory"], ["replug"])
+        self.assertEqual(service["User"], ["replug"])
+        self.assertEqual(socket_unit["ListenStream"], ["/run/replug/replugd.sock"])
+        self.assertEqual((socket_unit["SocketMode"], socket_unit["SocketGroup"]), (["0660"], ["www-data"]))
+
+
+class SocketActivation(harness.TestCase):
+    def test_socket_activated_as_the_units_say(self):
+        service = unit_settings("replugd.service")
+        socket_unit = unit_settings("replugd.socket")
+        self.module(example_module("pluggable"), "pluggable")
+        self.module(example_module("hello"), "hello")
+
+        # ExecStart with its two paths pointed at the build and at a copy of
+        # the shipped config whose module path is this test's directory.
+        config = os.path.join(self.dir, "replugd.conf")
+        with open(os.path.join(SOURCE_ROOT, "packaging", "replugd.conf")) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace("module-path = /srv/replug\n", f"module-path = {self.modules}\n"))
+        command = shlex.split(service["ExecStart"][0])
+        self.assertEqual(command[:3], [INSTALLED_REPLUGD, "--config", INSTALLED_CONFIG])
+        socket_path = os.path.join(self.dir, "replugd.sock")
+        # The command line wins: these routes replace the config's.
+        server = self.replugd(["--config", config, "--route", "/hello=hello", "--route", "/pluggable=pluggable",
+                               *command[3:]],
+                              address="unix:" + socket_path, wait=False,
+                              launcher=[SOCKET_ACTIVATE, "-l", socket_path])
+        harness.wait_for(lambda: f"Listening on {socket_path} as 3." in server.log(),
+                         what="systemd-socket-activate to listen")
+        # What the socket unit's SocketMode= and SocketGroup= do.
+        os.chown(socket_path, 0, grp.getgrnam(socket_unit["SocketGroup"][0]).gr_gid)
+        os.chmod(socket_path, int(socket_unit["SocketMode"][0], 8))
+        self.assertNotIn("serving on", server.log())  # started at the first connection, as under systemd
+
+        front = self.nginx(server.address)
+        http = HTTP(front.port)
+        self.addCleanup(http.close)
+        self.assertEqual(http.get("/pluggable")[:2], (200, "First version of code"))
+        self.assertEqual(http.get("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
+        self.assertIn("serving on systemd socket (fd 3) threads=", server.log())
+        self.assertIn(f" pid={server.pid}\n", server.log())  # systemd's MAINPID is replugd's
+
+        # systemctl reload: the unit's ExecReload, with $MAINPID.
+        self.module(test_module("pluggable_v2"), "pluggable")
+        reload_command = [server.pid if word == "$MAINPID" else word for word in service["ExecReload"][0].split()]
+        subprocess.run([str(word) for word in reload_command], check=True)
+        harness.wait_for(lambda: http.get("/pluggable")[1] == "Second version of code", what="ExecReload")
+        self.assertIn("SIGHUP: re-reading config and reloading every route", server.log())
+
+        self.module(test_module("pluggable_v3"), "pluggable")
+        status, body = http.admin("POST", "reload?route=/pluggable")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(http.get("/pluggable")[:2], (200, "Third version of code"))
+
+        self.assertEqual(server.stop(), 0)
+        self.assertTrue(server.log().endswith(" info stopped\n"), server.log())
+
+    @unittest.skipIf(os.environ.get("REPLUG_SANITIZE", "none") != "none",
+                     "a sanitizer's runtime makes system calls the production binary does not")
+    def test_every_system_call_passes_the_units_filter(self):
+        filters = unit_settings("replugd.service")["SystemCallFilter"]
+        allowed, denied = set(), set()
+        for line in filters:
+            for group in line.lstrip("~").split():
+                (denied if line.startswith("~") else allowed).update(syscalls_of(group))
+        self.assertTrue(allowed and denied, filters)
+
+        self.module(example_module("pluggable"), "pluggable")
+        counts = os.path.join(self.dir, "strace.txt")
+        server = self.replugd(["--listen", "unix:" + os.path.join(self.dir, "replugd.sock"), "--module-path",
+                               self.modules, "--route", "/pluggable=pluggable", "--watch"],
+                              launcher=[STRACE, "-f", "-qq", "-c", "-o", counts])
+        self.assertEqual(server.request("/pluggable").text, "First version of code")
+        self.module(test_module("pluggable_v2"), "pluggable")
+        self.assertEqual(server.admin("POST", "reload", query="route=/pluggable").status, 200)
+        self.module(test_module("pluggable_v3"), "pluggable")
+        replugd_pid = int(re.search(r" pid=(\d+)\n", server.log()).group(1))
+        os.kill(replugd_pid, signal.SIGHUP)
+        harness.wait_for(lambda: "SIGHUP: re-reading" in server.log(), what="SIGHUP")
+        self.assertEqual(server.request("/pluggable").text, "Third version of code")
+        self.assertEqual(server.request("/-/status", headers={"Authorization": "Bearer " + harness.TOKEN}).status,
+                         200)
+        os.kill(replugd_pid, signal.SIGTERM)
+        self.assertEqual(server.process.wait(30), 0)  # strace exits as its tracee did
+
+        with open(counts) as f:
+            rows = f.read().splitlines()
+        used = {row.split()[-1] for row in rows[2:] if row.split() and not row.startswith(("-", "%"))} - {"total"}
+        self.assertIn("memfd_create", used)  # the loader's private copies
+        self.assertIn("inotify_add_watch", used)  # --watch
+        self.assertEqual(sorted(used - allowed), [], "system calls outside SystemCallFilter=@system-service")
+        self.assertEqual(sorted(used & denied), [], "system calls in SystemCallFilter=~@privileged")
+
+
+if __name__ == "__main__":
+    unittest.main()
