@@ -183,13 +183,18 @@ class SocketActivation(harness.TestCase):
                                self.modules, "--route", "/pluggable=pluggable", "--watch"],
                               launcher=[STRACE, "-f", "-qq", "-c", "-o", counts])
         self.assertEqual(server.request("/pluggable").text, "First version of code")
+        # An admin reload (--watch may get there first: both are traced).
         self.module(test_module("pluggable_v2"), "pluggable")
         self.assertEqual(server.admin("POST", "reload", query="route=/pluggable").status, 200)
-        self.module(test_module("pluggable_v3"), "pluggable")
+        harness.wait_for(lambda: server.request("/pluggable").text == "Second version of code", what="version 2")
+        # A SIGHUP reload.
         replugd_pid = int(re.search(r" pid=(\d+)\n", server.log()).group(1))
         os.kill(replugd_pid, signal.SIGHUP)
-        harness.wait_for(lambda: "SIGHUP: re-reading" in server.log(), what="SIGHUP")
-        self.assertEqual(server.request("/pluggable").text, "Third version of code")
+        harness.wait_for(lambda: re.search(r"SIGHUP: re-reading.*\n(.*\n)*.* reload route=/pluggable module=pluggable "
+                                           r"2 -> 2 ", server.log()), what="the SIGHUP reload")
+        # A --watch reload.
+        self.module(test_module("pluggable_v3"), "pluggable")
+        harness.wait_for(lambda: server.request("/pluggable").text == "Third version of code", what="version 3")
         self.assertEqual(server.request("/-/status", headers={"Authorization": "Bearer " + harness.TOKEN}).status,
                          200)
         os.kill(replugd_pid, signal.SIGTERM)
