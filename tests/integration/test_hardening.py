@@ -377,7 +377,9 @@ class ReloadLeaks(harness.TestCase):
             self.assertLessEqual(after[0] - before[0], 8 * 1024)  # generous: 8 MiB
         self.assertEqual(after[1], before[1])
         self.assertEqual(after[2], before[2])  # current + previous copies only
-        self.assertEqual(after[3], before[3])
+        # No mapping per reload; a malloc arena for a thread that first
+        # allocates under load may add a couple, never one per reload.
+        self.assertLessEqual(after[3] - before[3], 8)
         self.assertEqual(os.listdir(self.modules), ["pluggable.so"])  # no temp files
 
 
