@@ -8,6 +8,7 @@
  */
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (FCGX_Init() != 0) return 1;
+    /* libfcgi catches SIGTERM to finish the current request, and a thread
+     * parked in read() on a keep-alive connection then never exits; the
+     * floor is measured for its request path, so SIGTERM just ends it. */
+    signal(SIGTERM, SIG_DFL);
     listen_fd = FCGX_OpenSocket(argv[1], 1024); /* replugd's backlog */
     if (listen_fd < 0) {
         fprintf(stderr, "%s: cannot listen on %s\n", argv[0], argv[1]);
