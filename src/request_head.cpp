@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <memory>
 #include <string>
 
 namespace replug {
@@ -84,17 +85,26 @@ head_state classify_request_head(std::string_view buffered, bool full, bool peer
 }
 
 head_state peek_request_head(int fd, bool peer_closed) {
-    static thread_local char buffer[max_request_head + 1024];
-    ssize_t n;
-    do {
-        n = ::recv(fd, buffer, sizeof buffer, MSG_PEEK | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        bool later = (errno == EAGAIN || errno == EWOULDBLOCK) && !peer_closed;
-        return later ? head_state::incomplete : head_state::ready;  // libfcgi meets the error and closes
+    // Most heads fit the stack buffer; a larger one is peeked again whole.
+    char small[16 * 1024];
+    std::unique_ptr<char[]> large;
+    char* buffer = small;
+    std::size_t size = sizeof small;
+    while (true) {
+        ssize_t n = ::recv(fd, buffer, size, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            bool later = (errno == EAGAIN || errno == EWOULDBLOCK) && !peer_closed;
+            return later ? head_state::incomplete : head_state::ready;  // libfcgi meets the error and closes
+        }
+        if (n == 0) return head_state::closed;
+        bool full = static_cast<std::size_t>(n) == size;
+        auto state = classify_request_head(std::string_view(buffer, static_cast<std::size_t>(n)), full, peer_closed);
+        if (!full || buffer != small || state != head_state::rejected) return state;
+        size = max_request_head + 1024;
+        large = std::make_unique<char[]>(size);
+        buffer = large.get();
     }
-    return classify_request_head(std::string_view(buffer, static_cast<std::size_t>(n)),
-                                 static_cast<std::size_t>(n) == sizeof buffer, peer_closed);
 }
 
 }  // namespace replug

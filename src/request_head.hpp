@@ -25,6 +25,8 @@ enum class head_state {
     rejected,    // close it unserved: a management record, a name-value pair longer than the
                  // params that carry it, or a head larger than max_request_head. Front servers
                  // send none of these.
+    closed,      // the client closed it with nothing pending (nginx dropping an idle
+                 // keep-alive connection): close it, no need for libfcgi to find out.
 };
 
 // Classifies the bytes BUFFERED so far; FULL says the peek filled its

@@ -96,8 +96,10 @@ void server::work() {
         }
         bool hung_up = ready.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         auto head = peek_request_head(ready.data.fd, hung_up);
-        if (head == head_state::rejected) {
-            log_.warn("closing a connection whose FastCGI request head is malformed, too large, or a management record");
+        if (head == head_state::rejected || head == head_state::closed) {
+            if (head == head_state::rejected)
+                log_.warn("closing a connection whose FastCGI request head is malformed, too large, "
+                          "or a management record");
             forget(ready.data.fd);
             ::close(ready.data.fd);
             continue;

@@ -90,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     });
     // As the epoll loop does: a rejected head is closed unserved.
-    if (replug::peek_request_head(pair[0], true) == replug::head_state::rejected) {
+    auto head = replug::peek_request_head(pair[0], true);
+    if (head == replug::head_state::rejected || head == replug::head_state::closed) {
         ::close(pair[0]);
     } else {
         while (the_world->server->serve_once(pair[0])) {
