@@ -223,15 +223,16 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     if (!handler)
         return refuse("no handler symbol '" + symbol + "' (is REPLUG_HANDLER(" + symbol + ") in the module?)");
     // A route may name any exported symbol; only one that REPLUG_HANDLER made
-    // is a pointer-sized object holding the address of the module's own code.
-    // Its size is checked before it is read.
+    // is an object (at least pointer-sized: clang's ASan pads globals)
+    // holding the address of the module's own code. Its size is checked
+    // before it is read.
     Dl_info where{};
     void* symbol_entry = nullptr;
     link_map* map = nullptr;
     bool found = ::dladdr1(handler, &where, &symbol_entry, RTLD_DL_SYMENT) != 0;
     const auto* entry = static_cast<const ElfW(Sym)*>(symbol_entry);
     bool is_handler = found && entry &&
-                      ELF64_ST_TYPE(entry->st_info) == STT_OBJECT && entry->st_size == sizeof(handler_function*) &&
+                      ELF64_ST_TYPE(entry->st_info) == STT_OBJECT && entry->st_size >= sizeof(handler_function*) &&
                       *handler && ::dlinfo(loaded.native(), RTLD_DI_LINKMAP, &map) == 0 && map &&
                       executable_offset(*image, reinterpret_cast<std::uintptr_t>(*handler) - map->l_addr);
     if (!is_handler)
