@@ -266,9 +266,11 @@ void server::dispatch(exchange& call) {
 
 int server::stop(std::chrono::milliseconds drain) {
     if (stopping_.exchange(true)) return 0;
+    // Stop accepting: new connections are refused from now on. The fd itself
+    // stays open (its number must not be reused while workers may still
+    // compare events against it) until the destructor.
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket_.fd, nullptr);
-    ::close(socket_.fd);
-    socket_.fd = -1;
+    ::shutdown(socket_.fd, SHUT_RDWR);
     if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
 
     auto deadline = std::chrono::steady_clock::now() + drain;
