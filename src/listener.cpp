@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace replug {
 
@@ -103,21 +104,27 @@ outcome<listener> open_inet(const std::string& address) {
     if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found); rc != 0)
         return failure{"--listen " + address + ": " + ::gai_strerror(rc), failure_kind::bad_input};
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
-    // With no host, prefer the IPv6 wildcard: it takes IPv4 too.
-    addrinfo* chosen = found;
-    for (auto* each = found; each && host.empty(); each = each->ai_next)
-        if (each->ai_family == AF_INET6) chosen = each;
-    int fd = ::socket(chosen->ai_family, chosen->ai_socktype | SOCK_CLOEXEC, chosen->ai_protocol);
-    if (fd < 0) return socket_failure(address, "socket");
-    int on = 1, off = 0;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (chosen->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    if (::bind(fd, chosen->ai_addr, chosen->ai_addrlen) != 0 || ::listen(fd, backlog) != 0) {
-        auto why = socket_failure(address, "bind");
+    // With no host, the IPv6 wildcard first: it takes IPv4 too. Where IPv6
+    // is off, the next address (the IPv4 wildcard) is used instead.
+    std::vector<addrinfo*> candidates;
+    for (auto* each = found; each; each = each->ai_next)
+        candidates.insert(host.empty() && each->ai_family == AF_INET6 ? candidates.begin() : candidates.end(), each);
+    failure why{"--listen " + address + ": no usable address"};
+    for (auto* candidate : candidates) {
+        int fd = ::socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
+        if (fd < 0) {
+            why = socket_failure(address, "socket");
+            continue;
+        }
+        int on = 1, off = 0;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (candidate->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+        if (::bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 && ::listen(fd, backlog) == 0)
+            return listener{fd, address, std::nullopt};
+        why = socket_failure(address, "bind");
         ::close(fd);
-        return why;
     }
-    return listener{fd, address, std::nullopt};
+    return why;
 }
 
 }  // namespace
