@@ -156,9 +156,10 @@ inline ino_t inode_of(const fs::path& file) {
     return info.st_ino;
 }
 
-// The names of the private copies of MODULE that are mapped into this
-// process now: the memfd names ("replug:MODULE:N") that replug::mapped takes.
-inline std::set<std::string> mapped_copies(const std::string& module) {
+// The names of the private copies of MODULE ("replug:MODULE:N", the memfd
+// names replug::mapped takes) in this process's maps; with CODE_ONLY, only
+// those with an executable mapping.
+inline std::set<std::string> copies_in_maps(const std::string& module, bool code_only) {
     std::ifstream maps("/proc/self/maps");
     std::string needle = "/memfd:replug:" + module + ":";
     std::set<std::string> names;
@@ -166,6 +167,9 @@ inline std::set<std::string> mapped_copies(const std::string& module) {
     while (std::getline(maps, line)) {
         auto at = line.find(needle);
         if (at == std::string::npos) continue;
+        // "ADDRESS-RANGE PERMS ...": the second field, e.g. "r-xp".
+        auto perms = line.find(' ');
+        if (code_only && (perms == std::string::npos || line.compare(perms + 1, 3, "r-x") != 0)) continue;
         auto start = at + std::string_view("/memfd:").size();
         auto end = line.find(' ', start);
         names.insert(line.substr(start, end == std::string::npos ? std::string::npos : end - start));
@@ -173,26 +177,14 @@ inline std::set<std::string> mapped_copies(const std::string& module) {
     return names;
 }
 
-// The names of the private copies of MODULE whose code is mapped now: the
-// copies the dynamic loader has loaded. (ThreadSanitizer's symbolizer maps
-// parts of a module file read-only to read its debug information, and keeps
-// them; those are not loaded code.)
-inline std::set<std::string> loaded_copies(const std::string& module) {
-    std::ifstream maps("/proc/self/maps");
-    std::string needle = "/memfd:replug:" + module + ":";
-    std::set<std::string> names;
-    std::string line;
-    while (std::getline(maps, line)) {
-        auto at = line.find(needle);
-        // "ADDRESS-RANGE PERMS ...": the second field, e.g. "r-xp".
-        auto perms = line.find(' ');
-        if (at == std::string::npos || perms == std::string::npos || line.compare(perms + 1, 3, "r-x") != 0) continue;
-        auto start = at + std::string_view("/memfd:").size();
-        auto end = line.find(' ', start);
-        names.insert(line.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    }
-    return names;
-}
+// The copies of MODULE mapped into this process now, in any way.
+inline std::set<std::string> mapped_copies(const std::string& module) { return copies_in_maps(module, false); }
+
+// The copies of MODULE whose code is mapped now: the copies the dynamic
+// loader has loaded. (ThreadSanitizer's symbolizer maps parts of a module
+// file read-only to read its debug information, and keeps them; those are
+// not loaded code.)
+inline std::set<std::string> loaded_copies(const std::string& module) { return copies_in_maps(module, true); }
 
 // How many file descriptors of this process refer to a private copy of MODULE.
 inline std::size_t open_copies(const std::string& module) {
