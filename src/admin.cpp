@@ -2,11 +2,11 @@
 
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <fstream>
 
 #include "json.hpp"
 #include "metrics.hpp"
+#include "text.hpp"
 
 namespace replug {
 
@@ -127,17 +127,13 @@ outcome<std::string> read_token_file(const std::string& file) {
     std::ifstream input(file);
     if (!input) return failure{"--admin-token-file " + file + ": cannot read the file", failure_kind::bad_input};
     struct stat info {};
-    if (::stat(file.c_str(), &info) == 0 && (info.st_mode & S_IROTH)) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-        return failure{"--admin-token-file " + file + ": readable by everyone (mode " + mode + "); chmod o-r " + file,
+    if (::stat(file.c_str(), &info) == 0 && (info.st_mode & S_IROTH))
+        return failure{"--admin-token-file " + file + ": readable by everyone (mode " + octal_mode(info.st_mode) +
+                           "); chmod o-r " + file,
                        failure_kind::bad_input};
-    }
-    std::string token;
-    std::getline(input, token);
-    auto start = token.find_first_not_of(" \t\r");
-    auto end = token.find_last_not_of(" \t\r");
-    token = start == std::string::npos ? "" : token.substr(start, end - start + 1);
+    std::string line;
+    std::getline(input, line);
+    std::string token = trim(line);
     if (token.size() < 16)
         return failure{"--admin-token-file " + file + ": the token must be at least 16 characters",
                        failure_kind::bad_input};

@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "text.hpp"
 
 #include <thread>
 #include <fstream>
@@ -56,13 +57,6 @@ struct file_entry {
     std::string value;
     int line;
 };
-
-std::string trim(std::string_view text) {
-    auto start = text.find_first_not_of(" \t\r");
-    if (start == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(" \t\r");
-    return std::string(text.substr(start, end - start + 1));
-}
 
 // Reads KEY = VALUE lines; '#' and ';' start comments. Sections are not used.
 outcome<std::vector<file_entry>> read_config_file(const std::string& file,

@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <optional>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
 
 #include "elf_check.hpp"
+#include "text.hpp"
 
 namespace replug {
 
@@ -40,12 +40,6 @@ public:
 private:
     int fd_;
 };
-
-std::string octal_mode(mode_t mode) {
-    char text[8];
-    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-    return text;
-}
 
 bool trusted_owner(uid_t owner) { return owner == 0 || owner == ::geteuid(); }
 

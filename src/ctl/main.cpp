@@ -14,6 +14,7 @@
 #include "ctl/options.hpp"
 #include "ctl/render.hpp"
 #include "json_reader.hpp"
+#include "text.hpp"
 
 namespace {
 
@@ -39,9 +40,7 @@ outcome<std::string> admin_token(const std::optional<std::string>& file) {
     } else {
         return failure{"no admin token: give --token-file FILE or set REPLUG_TOKEN"};
     }
-    auto start = token.find_first_not_of(" \t\r\n");
-    auto end = token.find_last_not_of(" \t\r\n");
-    token = start == std::string::npos ? "" : token.substr(start, end - start + 1);
+    token = trim(token);
     std::string origin = file ? "--token-file " + *file : "REPLUG_TOKEN";
     if (token.empty()) return failure{origin + ": the token is empty"};
     for (char c : token)
