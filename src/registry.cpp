@@ -44,6 +44,12 @@ void registry::retire(route& target, std::shared_ptr<module_version> version) {
     // The last pin (this one, or a running request's) unloads it.
 }
 
+void registry::record_failure(route& target, const std::string& why) {
+    target.reloads_failed.fetch_add(1, std::memory_order_relaxed);
+    target.last_error_ = why;
+    target.last_error_at_ = std::chrono::system_clock::now();
+}
+
 swap_report registry::commit(route& target, std::shared_ptr<module_version> version) {
     swap_report report{target.spec_.pattern,       target.spec_.module,  version->origin().file.string(),
                        {},                         0,                    version->version(),
@@ -88,11 +94,7 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
                 version = *why;
         }
         if (!version) {
-            if (existing) {
-                existing->last_error_ = version.reason();
-                existing->last_error_at_ = std::chrono::system_clock::now();
-                existing->reloads_failed.fetch_add(1, std::memory_order_relaxed);
-            }
+            if (existing) record_failure(*existing, version.reason());
             return failure{"route " + spec.pattern + ": " + version.reason()};
         }
         routes.push_back(existing ? existing : std::make_shared<route>(spec));
@@ -124,9 +126,7 @@ outcome<swap_report> registry::reload(std::string_view pattern) {
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
     auto refuse = [&](const std::string& why) {
         auto serving = target->current();
-        target->reloads_failed.fetch_add(1, std::memory_order_relaxed);
-        target->last_error_ = why;
-        target->last_error_at_ = std::chrono::system_clock::now();
+        record_failure(*target, why);
         log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
                    serving->version().empty() ? "generation " + std::to_string(serving->generation())
                                               : serving->version(),

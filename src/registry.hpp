@@ -134,6 +134,8 @@ private:
     std::shared_ptr<route> find(std::string_view pattern) const;
     void retire(route& target, std::shared_ptr<module_version> version);
     swap_report commit(route& target, std::shared_ptr<module_version> version);
+    // Counts a failed load of TARGET and keeps WHY for status.
+    void record_failure(route& target, const std::string& why);
 
     loader& loader_;
     const logger& log_;
