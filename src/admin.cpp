@@ -12,7 +12,7 @@ namespace replug {
 
 namespace {
 
-void answer(exchange& call, int code, const json_writer& json) {
+void answer(fcgi_request& call, int code, const json_writer& json) {
     call.status(code);
     call.header("Content-Type", "application/json");
     call.header("Cache-Control", "no-store");
@@ -20,7 +20,7 @@ void answer(exchange& call, int code, const json_writer& json) {
     call.write("\n");
 }
 
-void answer_error(exchange& call, int code, std::string_view reason) {
+void answer_error(fcgi_request& call, int code, std::string_view reason) {
     json_writer json;
     json.begin_object().field("error", reason).end_object();
     answer(call, code, json);
@@ -70,7 +70,7 @@ int status_for(failure_kind kind) {
     return 500;
 }
 
-bool method_is(exchange& call, std::string_view wanted) {
+bool method_is(fcgi_request& call, std::string_view wanted) {
     if (call.method() == wanted) return true;
     call.header("Allow", wanted);
     answer_error(call, 405, std::string(wanted) + " required");
@@ -149,7 +149,7 @@ admin::admin(std::string prefix, std::string token, registry& routes, reload_all
       facts_(std::move(facts)),
       log_(log) {}
 
-void admin::handle(exchange& call) {
+void admin::handle(fcgi_request& call) {
     std::string_view authorization = call.header("Authorization");
     constexpr std::string_view scheme = "Bearer ";
     bool allowed = authorization.starts_with(scheme) &&
@@ -174,7 +174,7 @@ void admin::handle(exchange& call) {
     }
 }
 
-void admin::status(exchange& call) {
+void admin::status(fcgi_request& call) {
     json_writer json;
     auto uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - facts_.started_at).count();
     json.begin_object()
@@ -215,7 +215,7 @@ void admin::status(exchange& call) {
     answer(call, 200, json);
 }
 
-void admin::reload(exchange& call) {
+void admin::reload(fcgi_request& call) {
     std::string pattern = query_value(call.query(), "route");
     json_writer json;
     if (pattern.empty()) {
@@ -232,7 +232,7 @@ void admin::reload(exchange& call) {
     answer(call, 200, json);
 }
 
-void admin::rollback(exchange& call) {
+void admin::rollback(fcgi_request& call) {
     std::string pattern = query_value(call.query(), "route");
     if (pattern.empty()) return answer_error(call, 400, "rollback needs ?route=PATH");
     auto swap = routes_.rollback(pattern);
@@ -242,7 +242,7 @@ void admin::rollback(exchange& call) {
     answer(call, 200, json);
 }
 
-void admin::metrics(exchange& call) {
+void admin::metrics(fcgi_request& call) {
     std::string out;
     auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
         out.append("# HELP ").append(name).append(" ").append(help).append("\n");

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "exchange.hpp"
+#include "fcgi_request.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
 #include "registry.hpp"
@@ -47,13 +47,13 @@ public:
           server_facts facts, const logger& log);
 
     // REQUIRES: call.path() starts with the prefix.
-    void handle(exchange& call);
+    void handle(fcgi_request& call);
 
 private:
-    void status(exchange& call);
-    void reload(exchange& call);
-    void rollback(exchange& call);
-    void metrics(exchange& call);
+    void status(fcgi_request& call);
+    void reload(fcgi_request& call);
+    void rollback(fcgi_request& call);
+    void metrics(fcgi_request& call);
 
     std::string prefix_;
     std::string token_;

@@ -13,9 +13,17 @@
 
 #include "log.hpp"
 #include "outcome.hpp"
-#include "router.hpp"
 
 namespace replug {
+
+// One --route PATH=MODULE[:SYMBOL].
+struct route_spec {
+    std::string pattern;
+    std::string module;
+    std::string symbol = "serve";
+
+    bool operator==(const route_spec&) const = default;
+};
 
 struct config {
     std::optional<std::filesystem::path> config_file;
@@ -42,6 +50,9 @@ struct config {
 // The failure reason is one line naming the option, and the file and line
 // when the problem is in the file; its caller exits with status 2.
 outcome<config> parse_config(const std::vector<std::string>& args);
+
+// Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
+outcome<route_spec> parse_route(std::string_view text);
 
 // The --help text.
 std::string usage();

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
                       replug::server_facts{REPLUG_BUILD_VERSION, ::getpid(), settings.threads,
                                            std::chrono::system_clock::now(), [&workers] { return workers->busy(); }},
                       log);
-        admin_endpoint = [&admin](replug::exchange& call) { admin->handle(call); };
+        admin_endpoint = [&admin](replug::fcgi_request& call) { admin->handle(call); };
     }
 
     FCGX_Init();

@@ -20,6 +20,7 @@
 #include "metrics.hpp"
 #include "outcome.hpp"
 #include "resolver.hpp"
+#include "config.hpp"
 #include "router.hpp"
 
 namespace replug {

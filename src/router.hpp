@@ -11,18 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "outcome.hpp"
-
 namespace replug {
-
-// One --route PATH=MODULE[:SYMBOL].
-struct route_spec {
-    std::string pattern;
-    std::string module;
-    std::string symbol = "serve";
-
-    bool operator==(const route_spec&) const = default;
-};
 
 // Longest request path the router considers.
 inline constexpr std::size_t max_path_length = 8192;
@@ -34,13 +23,10 @@ inline constexpr std::size_t max_path_length = 8192;
 // matched as sent: "%2e%2e" is three literal characters, never decoded.
 bool acceptable_path(std::string_view path);
 
-// Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
-outcome<route_spec> parse_route(std::string_view text);
-
 class router {
 public:
     router() = default;
-    // REQUIRES: every pattern is valid (parse_route accepted it) and unique.
+    // REQUIRES: every pattern is valid (config's parse_route accepted it) and unique.
     explicit router(const std::vector<std::string>& patterns);
 
     // The index (into the constructor's patterns) of the route for PATH.

@@ -205,7 +205,7 @@ bool server::serve_once(int fd) {
     raw.keepConnection = 1;  // so that the Finish inside Accept keeps our fd
     if (FCGX_Accept_r(&raw) < 0) return false;  // peer closed, or not FastCGI: libfcgi closed the fd
     {
-        exchange call(raw);
+        fcgi_request call(raw);
         dispatch(call);
     }
     if (stopping_.load()) raw.keepConnection = 0;
@@ -213,7 +213,7 @@ bool server::serve_once(int fd) {
     return raw.ipcFd >= 0;
 }
 
-void server::dispatch(exchange& call) {
+void server::dispatch(fcgi_request& call) {
     std::string_view path = call.path();
     if (!acceptable_path(path)) {
         log_.warn("bad request: unusable path \"", printable(path), "\"");

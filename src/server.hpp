@@ -23,7 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "exchange.hpp"
+#include "fcgi_request.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "registry.hpp"
@@ -31,7 +31,7 @@
 namespace replug {
 
 // Answers requests under the admin prefix; see admin.hpp.
-using admin_handler = std::function<void(exchange&)>;
+using admin_handler = std::function<void(fcgi_request&)>;
 
 // What a server answers: everything (the main socket), or only the admin
 // endpoints (--admin-listen: a control socket with its own thread, so that
@@ -68,7 +68,7 @@ private:
     void work();
     void accept_ready();
     void serve_connection(int fd);
-    void dispatch(exchange& call);
+    void dispatch(fcgi_request& call);
     void park(int fd);
     void forget(int fd);
     void wait_for_head(int fd);

@@ -13,7 +13,7 @@
 #include "ctl/http_client.hpp"
 #include "ctl/options.hpp"
 #include "ctl/render.hpp"
-#include "json_reader.hpp"
+#include "ctl/json_reader.hpp"
 #include "text.hpp"
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "json_reader.hpp"
+#include "ctl/json_reader.hpp"
 
 namespace replug::ctl {
 

@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     if (!socket) std::exit(2);
     ::unlink(path.c_str());
     w.server.emplace(std::move(*socket), 1, w.routes, "/-/",
-                     [&w](replug::exchange& call) { w.admin->handle(call); }, w.log);
+                     [&w](replug::fcgi_request& call) { w.admin->handle(call); }, w.log);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 namespace fs = std::filesystem;
 using replug::parse_config;
+using replug::parse_route;
 using replug::route_spec;
 using replug::testing::temp_dir;
 
@@ -247,3 +248,64 @@ BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(parse_route_accepts_module_and_symbol) {
+    auto plain = parse_route("/hello=hello");
+    BOOST_TEST_REQUIRE(plain.ok(), replug::testing::reason_of(plain));
+    BOOST_TEST(plain->pattern == "/hello");
+    BOOST_TEST(plain->module == "hello");
+    BOOST_TEST(plain->symbol == "serve");
+
+    auto with_symbol = parse_route("/echo/*=tools/echo:status_2");
+    BOOST_TEST_REQUIRE(with_symbol.ok(), replug::testing::reason_of(with_symbol));
+    BOOST_TEST(with_symbol->pattern == "/echo/*");
+    BOOST_TEST(with_symbol->module == "tools/echo");
+    BOOST_TEST(with_symbol->symbol == "status_2");
+
+    auto catch_all = parse_route("/*=site");
+    BOOST_TEST_REQUIRE(catch_all.ok(), replug::testing::reason_of(catch_all));
+    BOOST_TEST(catch_all->pattern == "/*");
+
+    auto root = parse_route("/=index");
+    BOOST_TEST_REQUIRE(root.ok(), replug::testing::reason_of(root));
+    BOOST_TEST(root->pattern == "/");
+}
+
+BOOST_AUTO_TEST_CASE(parse_route_refuses_with_a_reason) {
+    struct bad_case {
+        std::string text;
+        std::string reason_mentions;
+    };
+    for (const auto& [text, mentions] : std::vector<bad_case>{
+             {"", "expected PATH=MODULE"},
+             {"/hello", "expected PATH=MODULE"},
+             {"hello=hello", "PATH must"},
+             {"=hello", "PATH must"},
+             {"/a*=m", "PATH must"},
+             {"/a/*/b=m", "PATH must"},
+             {"/a/**=m", "PATH must"},
+             {"/*/*=m", "PATH must"},
+             {"/a?x=m", "PATH must"},
+             {"/a#x=m", "PATH must"},
+             {"/a b=m", "PATH must"},
+             {"/a\tb=m", "PATH must"},
+             {"/x=", "MODULE must"},
+             {"/x=../m", "MODULE must"},
+             {"/x=/abs/m", "MODULE must"},
+             {"/x=a//b", "MODULE must"},
+             {"/x=.hidden", "MODULE must"},
+             {"/x=a b", "MODULE must"},
+             {"/x=m:", "SYMBOL must"},
+             {"/x=m:1st", "SYMBOL must"},
+             {"/x=m:a-b", "SYMBOL must"},
+             {"/x=m:a:b", "SYMBOL must"},
+             {"/x=m:a.b", "SYMBOL must"},
+         }) {
+        auto spec = parse_route(text);
+        BOOST_TEST_REQUIRE(!spec.ok(), "'" << text << "' was accepted");
+        BOOST_TEST(spec.kind() == replug::failure_kind::bad_input);
+        BOOST_TEST(spec.reason().find("bad route '" + text + "'") != std::string::npos, spec.reason());
+        BOOST_TEST(spec.reason().find(mentions) != std::string::npos,
+                   "'" << text << "': expected '" << mentions << "' in: " << spec.reason());
+    }
+}

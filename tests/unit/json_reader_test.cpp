@@ -9,7 +9,7 @@
 #include <string>
 
 #include "json.hpp"
-#include "json_reader.hpp"
+#include "ctl/json_reader.hpp"
 
 using replug::json_value;
 using replug::parse_json;

@@ -1,7 +1,7 @@
 // One FastCGI request/response pair over libfcgi: the server's side of the
 // SDK's abstract replug::request and replug::response.
-#ifndef REPLUG_EXCHANGE_HPP
-#define REPLUG_EXCHANGE_HPP
+#ifndef REPLUG_FCGI_REQUEST_HPP
+#define REPLUG_FCGI_REQUEST_HPP
 
 #include <fcgiapp.h>
 
@@ -21,10 +21,10 @@ namespace replug {
 std::string request_path(std::string_view script_name, std::string_view path_info,
                          std::string_view document_uri, std::string_view request_uri);
 
-class exchange final : public request, public response {
+class fcgi_request final : public request, public response {
 public:
     // REQUIRES: RAW holds a request that FCGX_Accept_r returned.
-    explicit exchange(FCGX_Request& raw);
+    explicit fcgi_request(FCGX_Request& raw);
 
     std::string_view method() const noexcept override { return param("REQUEST_METHOD"); }
     std::string_view path() const noexcept override { return path_; }

@@ -1,4 +1,4 @@
-#include "json_reader.hpp"
+#include "ctl/json_reader.hpp"
 
 #include <charconv>
 #include <system_error>

@@ -1,4 +1,4 @@
-#include "exchange.hpp"
+#include "fcgi_request.hpp"
 
 #include <cstring>
 #include <stdexcept>
@@ -65,12 +65,12 @@ std::string request_path(std::string_view script_name, std::string_view path_inf
     return std::string(request_uri.substr(0, request_uri.find('?')));
 }
 
-exchange::exchange(FCGX_Request& raw)
+fcgi_request::fcgi_request(FCGX_Request& raw)
     : raw_(raw),
       path_(request_path(param("SCRIPT_NAME"), param("PATH_INFO"), param("DOCUMENT_URI"),
                          param("REQUEST_URI"))) {}
 
-std::string_view exchange::param(std::string_view name) const noexcept {
+std::string_view fcgi_request::param(std::string_view name) const noexcept {
     if (!raw_.envp) return {};
     for (char** entry = raw_.envp; *entry; ++entry) {
         std::string_view pair(*entry);
@@ -80,7 +80,7 @@ std::string_view exchange::param(std::string_view name) const noexcept {
     return {};
 }
 
-std::string_view exchange::header(std::string_view name) const noexcept {
+std::string_view fcgi_request::header(std::string_view name) const noexcept {
     // "Content-Type" -> HTTP_CONTENT_TYPE; CGI passes two without the prefix.
     if (equal_ignoring_case(name, "Content-Type")) return param("CONTENT_TYPE");
     if (equal_ignoring_case(name, "Content-Length")) return param("CONTENT_LENGTH");
@@ -95,7 +95,7 @@ std::string_view exchange::header(std::string_view name) const noexcept {
     return param(std::string_view(key, length));
 }
 
-std::string_view exchange::body() {
+std::string_view fcgi_request::body() {
     if (!body_) {
         body_.emplace();
         char buffer[16384];
@@ -105,11 +105,11 @@ std::string_view exchange::body() {
     return *body_;
 }
 
-void exchange::status(int code) noexcept {
+void fcgi_request::status(int code) noexcept {
     if (code >= 100 && code <= 999) status_ = code;
 }
 
-void exchange::header(std::string_view name, std::string_view value) {
+void fcgi_request::header(std::string_view name, std::string_view value) {
     if (headers_sent_) return;
     if (!valid_header(name, value))
         throw std::invalid_argument("invalid response header '" + std::string(name.substr(0, 64)) + "'");
@@ -117,7 +117,7 @@ void exchange::header(std::string_view name, std::string_view value) {
     headers_.append(name).append(": ").append(value).append("\r\n");
 }
 
-void exchange::send_headers() {
+void fcgi_request::send_headers() {
     headers_sent_ = true;
     std::string block = "Status: " + std::to_string(status_);
     auto phrase = reason_phrase(status_);
@@ -129,7 +129,7 @@ void exchange::send_headers() {
     FCGX_PutStr(block.data(), static_cast<int>(block.size()), raw_.out);
 }
 
-void exchange::write(std::string_view data) {
+void fcgi_request::write(std::string_view data) {
     if (!headers_sent_) send_headers();
     while (!data.empty()) {
         int chunk = static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30));
@@ -138,7 +138,7 @@ void exchange::write(std::string_view data) {
     }
 }
 
-void exchange::finish() {
+void fcgi_request::finish() {
     if (!headers_sent_) send_headers();
     if (!body_) {
         char buffer[16384];
@@ -147,7 +147,7 @@ void exchange::finish() {
     }
 }
 
-void exchange::fail(int code, std::string_view message) {
+void fcgi_request::fail(int code, std::string_view message) {
     if (headers_sent_) return;
     headers_.clear();
     has_content_type_ = false;
