@@ -15,6 +15,7 @@
 
 #include "elf_check.hpp"
 #include "text.hpp"
+#include "unique_fd.hpp"
 
 namespace replug {
 
@@ -26,20 +27,6 @@ constexpr off_t max_module_bytes = off_t{1} << 30;
 
 std::string errno_text() { return std::strerror(errno); }
 
-class file_descriptor {
-public:
-    explicit file_descriptor(int fd) : fd_(fd) {}
-    ~file_descriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    file_descriptor(const file_descriptor&) = delete;
-    file_descriptor& operator=(const file_descriptor&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
 
 bool trusted_owner(uid_t owner) { return owner == 0 || owner == ::geteuid(); }
 
@@ -100,7 +87,7 @@ outcome<std::string> read_image(int fd, const std::filesystem::path& file, modul
 // A sealed in-memory copy of IMAGE: nobody, not even this process, can change
 // it while it is mapped.
 outcome<int> private_copy(const std::string& name, const std::string& image) {
-    file_descriptor fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    unique_fd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (fd.get() < 0) return failure{"memfd_create failed: " + errno_text()};
     std::size_t done = 0;
     while (done < image.size()) {
@@ -184,7 +171,7 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     };
 
     module_origin origin{module, symbol, file, 0, 0};
-    file_descriptor user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    unique_fd user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (user_file.get() < 0) return refuse("cannot open: " + errno_text());
     if (auto why = check_ownership(user_file.get(), file)) return refuse(why->reason);
     auto image = read_image(user_file.get(), file, origin);
@@ -194,7 +181,7 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     std::string mapping_name = "replug:" + module + ":" + std::to_string(++copies_);
     auto copy = private_copy(mapping_name, *image);
     if (!copy) return refuse(copy.reason());
-    file_descriptor copy_fd(*copy);
+    unique_fd copy_fd(*copy);
 
     boost::dll::shared_library library;
     try {
