@@ -140,12 +140,12 @@ outcome<std::string> read_token_file(const std::string& file) {
     return token;
 }
 
-admin::admin(std::string prefix, std::string token, registry& routes, reload_all reload_everything,
-             server_facts facts, const logger& log)
+admin::admin(std::string prefix, std::string token, registry& routes, reloader& reloads, server_facts facts,
+             const logger& log)
     : prefix_(std::move(prefix)),
       token_(std::move(token)),
       routes_(routes),
-      reload_everything_(std::move(reload_everything)),
+      reloader_(reloads),
       facts_(std::move(facts)),
       log_(log) {}
 
@@ -219,7 +219,7 @@ void admin::reload(fcgi_request& call) {
     std::string pattern = query_value(call.query(), "route");
     json_writer json;
     if (pattern.empty()) {
-        auto swaps = reload_everything_();
+        auto swaps = reloader_.reload_everything();
         if (!swaps) return answer_error(call, status_for(swaps.kind()), swaps.reason());
         json.begin_object().key("routes").begin_array();
         for (const auto& swap : *swaps) write_swap(json, swap);
@@ -253,48 +253,36 @@ void admin::metrics(fcgi_request& call) {
         if (!labels.empty()) out.append("{").append(labels).append("}");
         out.append(" ").append(std::to_string(value)).append("\n");
     };
-    // Counters from the route objects, draining counts from status(); a
-    // route a HUP removed in between is left out.
-    auto table = routes_.table();
-    auto statuses = routes_.status();
-    auto for_each_route = [&](auto emit) {
-        for (const auto& status : statuses)
-            for (const auto& each : table->routes)
-                if (each->pattern == status.spec.pattern)
-                    emit(*each, "route=\"" + label_value(status.spec.pattern) + "\"", status);
+    auto routes = routes_.status();
+    // One family: its HELP and TYPE, then a sample per route.
+    auto per_route = [&](std::string_view name, std::string_view type, std::string_view help, auto emit) {
+        family(name, type, help);
+        for (const auto& route : routes) emit(route, "route=\"" + label_value(route.spec.pattern) + "\"");
     };
 
-    family("replug_requests_total", "counter", "Requests routed to a module, per route.");
-    for_each_route([&](const route& r, const std::string& l, const route_status&) {
-        sample("replug_requests_total", l, r.requests.load());
-    });
-    family("replug_errors_total", "counter", "Requests whose handler threw (answered 500), per route.");
-    for_each_route([&](const route& r, const std::string& l, const route_status&) {
-        sample("replug_errors_total", l, r.errors.load());
-    });
-    family("replug_request_duration_seconds", "histogram", "Time from routing to the end of the response.");
-    for_each_route([&](const route& r, const std::string& l, const route_status&) {
-        r.latency_seconds.write(out, "replug_request_duration_seconds", l);
-    });
-    family("replug_in_flight_requests", "gauge", "Requests running now, per route.");
-    for_each_route([&](const route& r, const std::string& l, const route_status&) {
-        sample("replug_in_flight_requests", l, r.in_flight.load());
-    });
-    family("replug_reloads_total", "counter", "Loads per route and result (ok includes the first load).");
-    for_each_route([&](const route& r, const std::string& l, const route_status&) {
-        sample("replug_reloads_total", l + ",result=\"ok\"", r.reloads_ok.load());
-        sample("replug_reloads_total", l + ",result=\"failed\"", r.reloads_failed.load());
-    });
-    family("replug_versions_draining", "gauge", "Retired versions still running requests, per route.");
-    for_each_route([&](const route&, const std::string& l, const route_status& s) {
-        sample("replug_versions_draining", l, s.draining.size());
-    });
-    family("replug_generation", "gauge", "Generation of the version each route serves.");
-    for_each_route([&](const route&, const std::string& l, const route_status& s) {
-        sample("replug_generation", l, s.current.generation);
-    });
+    per_route("replug_requests_total", "counter", "Requests routed to a module, per route.",
+              [&](const route_status& r, const std::string& l) { sample("replug_requests_total", l, r.requests); });
+    per_route("replug_errors_total", "counter", "Requests whose handler threw (answered 500), per route.",
+              [&](const route_status& r, const std::string& l) { sample("replug_errors_total", l, r.errors); });
+    per_route("replug_request_duration_seconds", "histogram", "Time from routing to the end of the response.",
+              [&](const route_status& r, const std::string& l) {
+                  r.latency_seconds.write(out, "replug_request_duration_seconds", l);
+              });
+    per_route("replug_in_flight_requests", "gauge", "Requests running now, per route.",
+              [&](const route_status& r, const std::string& l) { sample("replug_in_flight_requests", l, r.in_flight); });
+    per_route("replug_reloads_total", "counter", "Loads per route and result (ok includes the first load).",
+              [&](const route_status& r, const std::string& l) {
+                  sample("replug_reloads_total", l + ",result=\"ok\"", r.reloads_ok);
+                  sample("replug_reloads_total", l + ",result=\"failed\"", r.reloads_failed);
+              });
+    per_route("replug_versions_draining", "gauge", "Retired versions still running requests, per route.",
+              [&](const route_status& r, const std::string& l) {
+                  sample("replug_versions_draining", l, r.draining.size());
+              });
+    per_route("replug_generation", "gauge", "Generation of the version each route serves.",
+              [&](const route_status& r, const std::string& l) { sample("replug_generation", l, r.current.generation); });
     family("replug_swap_duration_seconds", "histogram", "Time to load and check a version that was swapped in.");
-    routes_.swap_seconds.write(out, "replug_swap_duration_seconds", "");
+    routes_.swap_seconds().write(out, "replug_swap_duration_seconds", "");
     family("replug_workers", "gauge", "Worker threads.");
     sample("replug_workers", "", facts_.threads);
     family("replug_workers_busy", "gauge", "Worker threads serving a request now.");

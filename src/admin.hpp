@@ -18,6 +18,7 @@
 #include "log.hpp"
 #include "outcome.hpp"
 #include "registry.hpp"
+#include "reloader.hpp"
 
 namespace replug {
 
@@ -41,12 +42,13 @@ std::string query_value(std::string_view query, std::string_view name);
 
 class admin {
 public:
-    using reload_all = std::function<outcome<std::vector<swap_report>>()>;
+    admin(std::string prefix, std::string token, registry& routes, reloader& reloads, server_facts facts,
+          const logger& log);
 
-    admin(std::string prefix, std::string token, registry& routes, reload_all reload_everything,
-          server_facts facts, const logger& log);
+    // Where the endpoints live: mount handle() there.
+    const std::string& prefix() const { return prefix_; }
 
-    // REQUIRES: call.path() starts with the prefix.
+    // REQUIRES: call.path() starts with prefix().
     void handle(fcgi_request& call);
 
 private:
@@ -58,7 +60,7 @@ private:
     std::string prefix_;
     std::string token_;
     registry& routes_;
-    reload_all reload_everything_;
+    reloader& reloader_;
     server_facts facts_;
     const logger& log_;
 };

@@ -5,6 +5,7 @@
 
 #include <fcgiapp.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ private:
     bool has_content_type_ = false;
     bool headers_sent_ = false;
 };
+
+// Answers one request (the dispatcher does). The transport finishes the
+// response after it returns.
+using request_handler = std::function<void(fcgi_request&)>;
 
 }  // namespace replug
 

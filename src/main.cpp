@@ -13,10 +13,12 @@
 
 #include "admin.hpp"
 #include "config.hpp"
+#include "dispatcher.hpp"
 #include "listener.hpp"
 #include "loader.hpp"
 #include "log.hpp"
 #include "registry.hpp"
+#include "reloader.hpp"
 #include "server.hpp"
 #include "signals.hpp"
 #include "watcher.hpp"
@@ -123,45 +125,36 @@ int main(int argc, char** argv) {
     pid_file pid(settings.pid_file);
     if (!pid.write()) return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
 
+    replug::reloader reloads(args, settings, routes, log);
     std::optional<replug::watcher> watch;
-    if (settings.watch) watch.emplace(routes, log);
-
-    // SIGHUP and POST reload both come here: re-read the config, apply it whole.
-    auto reload_everything = [&]() -> replug::outcome<std::vector<replug::swap_report>> {
-        auto fresh = replug::parse_config(args);
-        if (!fresh) return replug::failure{"config: " + fresh.reason()};
-        log.set_level(fresh->level);
-        // Routes, the module path and the log level apply now; the rest is
-        // fixed for the life of the process.
-        if (fresh->listen != settings.listen || fresh->threads != settings.threads ||
-            fresh->admin_listen != settings.admin_listen || fresh->admin_token_file != settings.admin_token_file ||
-            fresh->admin_prefix != settings.admin_prefix || fresh->watch != settings.watch)
-            log.warn("config: listen, threads, admin and watch settings changed; they apply at the next start");
-        auto swaps = routes.apply(fresh->routes, fresh->module_path);
-        if (swaps && watch) watch->refresh();
-        return swaps;
-    };
+    if (settings.watch) {
+        watch.emplace(routes, log);
+        reloads.after_apply([&watch] { watch->refresh(); });
+    }
 
     std::optional<replug::server> workers;  // the admin reads its busy count, once it serves
-    replug::admin_handler admin_endpoint;
     std::optional<replug::admin> admin;
+    replug::dispatcher everything(&routes, log);
+    replug::dispatcher admin_only(nullptr, log);
     if (!token.empty()) {
-        admin.emplace(settings.admin_prefix, token, routes, reload_everything,
+        admin.emplace(settings.admin_prefix, token, routes, reloads,
                       replug::server_facts{REPLUG_BUILD_VERSION, ::getpid(), settings.threads,
                                            std::chrono::system_clock::now(), [&workers] { return workers->busy(); }},
                       log);
-        admin_endpoint = [&admin](replug::fcgi_request& call) { admin->handle(call); };
+        for (auto* each : {&everything, &admin_only})
+            each->mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call); });
     }
 
     FCGX_Init();
     std::string where = socket->description;
-    workers.emplace(std::move(*socket), settings.threads, routes, settings.admin_prefix, admin_endpoint, log);
+    workers.emplace(std::move(*socket), settings.threads,
+                    [&everything](replug::fcgi_request& call) { everything.serve(call); }, log);
     workers->start();
     std::optional<replug::server> control;
     if (admin_socket) {
         log.info("admin endpoints also on ", admin_socket->description);
-        control.emplace(std::move(*admin_socket), 1, routes, settings.admin_prefix, admin_endpoint, log,
-                        replug::server_role::admin_only);
+        control.emplace(std::move(*admin_socket), 1,
+                        [&admin_only](replug::fcgi_request& call) { admin_only.serve(call); }, log);
         control->start();
     }
     log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
@@ -171,7 +164,7 @@ int main(int argc, char** argv) {
 
     int stop_signal = replug::wait_for_signals([&] {
         log.info("SIGHUP: re-reading config and reloading every route");
-        auto swaps = reload_everything();
+        auto swaps = reloads.reload_everything();
         if (!swaps) log.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
     });
 

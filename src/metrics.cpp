@@ -21,20 +21,37 @@ void histogram::observe(double seconds) {
     sum_nanoseconds_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
 }
 
+histogram_snapshot histogram::snapshot() const {
+    histogram_snapshot taken;
+    taken.bounds = &bounds_;
+    for (std::size_t i = 0; i < counts_.size(); ++i) taken.counts[i] = counts_[i].load(std::memory_order_relaxed);
+    taken.sum_seconds = static_cast<double>(sum_nanoseconds_.load(std::memory_order_relaxed)) / 1e9;
+    return taken;
+}
+
 void histogram::write(std::string& out, std::string_view name, std::string_view labels) const {
+    snapshot().write(out, name, labels);
+}
+
+std::uint64_t histogram_snapshot::count() const {
+    std::uint64_t total = 0;
+    for (auto each : counts) total += each;
+    return total;
+}
+
+void histogram_snapshot::write(std::string& out, std::string_view name, std::string_view labels) const {
     std::string prefix(labels);  // built in place: g++ 12 -O3 warns (-Wrestrict) on operator+ here
     if (!prefix.empty()) prefix += ',';
     std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-        cumulative += counts_[i].load(std::memory_order_relaxed);
-        std::string bound = i < bounds_.size() ? number(bounds_[i]) : "+Inf";
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        cumulative += counts[i];
+        std::string bound = bounds && i < bounds->size() ? number((*bounds)[i]) : "+Inf";
         out.append(name).append("_bucket{").append(prefix).append("le=\"").append(bound).append("\"} ");
         out.append(std::to_string(cumulative)).append("\n");
     }
     std::string braces;
     if (!labels.empty()) braces.append("{").append(labels).append("}");
-    out.append(name).append("_sum").append(braces).append(" ");
-    out.append(number(static_cast<double>(sum_nanoseconds_.load(std::memory_order_relaxed)) / 1e9)).append("\n");
+    out.append(name).append("_sum").append(braces).append(" ").append(number(sum_seconds)).append("\n");
     out.append(name).append("_count").append(braces).append(" ").append(std::to_string(cumulative)).append("\n");
 }
 

@@ -28,42 +28,85 @@ std::string milliseconds(double value) {
 
 }  // namespace
 
+route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version)
+    : route_(std::move(target)), version_(std::move(version)), started_(std::chrono::steady_clock::now()) {
+    route_->requests_.fetch_add(1, std::memory_order_relaxed);
+    route_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+    version_->in_flight.fetch_add(1, std::memory_order_relaxed);
+}
+
+route_pin::~route_pin() {
+    if (!route_) return;  // moved from
+    version_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    route_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    route_->latency_seconds_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+}
+
+std::optional<std::string> route_pin::call(request& req, response& res) {
+    try {
+        version_->handler()(req, res);
+        return std::nullopt;
+    } catch (const std::exception& error) {
+        route_->errors_.fetch_add(1, std::memory_order_relaxed);
+        return std::string(error.what());
+    } catch (...) {
+        route_->errors_.fetch_add(1, std::memory_order_relaxed);
+        return std::string("non-standard exception");
+    }
+}
+
 registry::registry(loader& modules, const logger& log)
     : loader_(modules), log_(log), resolver_({}), table_(std::make_shared<const route_table>()) {}
 
+std::optional<route_pin> registry::pin(std::string_view path) const {
+    auto table = this->table();
+    route* target = table->match(path);
+    if (!target) return std::nullopt;
+    // The route shares the table's ownership: a SIGHUP that drops it waits for this request.
+    return route_pin(std::shared_ptr<route>(std::move(table), target),
+                     target->current_.load(std::memory_order_acquire));
+}
+
 std::shared_ptr<route> registry::find(std::string_view pattern) const {
     for (const auto& candidate : table()->routes)
-        if (candidate->spec_.pattern == pattern) return candidate;
+        if (candidate->pattern == pattern) return candidate;
     return nullptr;
 }
 
-void registry::retire(route& target, std::shared_ptr<module_version> version) {
+registry::route_books& registry::books_of(const route& target) {
+    auto found = books_.find(target.pattern);
+    return found != books_.end() ? found->second : books_.emplace(target.pattern, route_books{}).first->second;
+}
+
+void registry::retire(route_books& books, std::shared_ptr<module_version> version) {
     if (!version) return;
-    std::erase_if(target.draining_, [](const auto& weak) { return weak.expired(); });
-    target.draining_.push_back(version);
-    // The last pin (this one, or a running request's) unloads it.
+    std::erase_if(books.draining, [](const auto& weak) { return weak.expired(); });
+    books.draining.push_back(version);
 }
 
 void registry::record_failure(route& target, const std::string& why) {
-    target.reloads_failed.fetch_add(1, std::memory_order_relaxed);
-    target.last_error_ = why;
-    target.last_error_at_ = std::chrono::system_clock::now();
+    target.reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+    auto& books = books_of(target);
+    books.last_error = why;
+    books.last_error_at = std::chrono::system_clock::now();
 }
 
 swap_report registry::commit(route& target, std::shared_ptr<module_version> version) {
-    swap_report report{target.spec_.pattern,       target.spec_.module,  version->origin().file.string(),
-                       {},                         0,                    version->version(),
-                       version->generation(),      version->load_milliseconds()};
-    target.next_generation_ = version->generation() + 1;
-    target.reloads_ok.fetch_add(1, std::memory_order_relaxed);
-    swap_seconds.observe(version->load_milliseconds() / 1000.0);
+    auto& books = books_of(target);
+    swap_report report{target.pattern,        books.spec.module,   version->origin().file.string(),
+                       {},                    0,                   version->version(),
+                       version->generation(), version->load_milliseconds()};
+    books.next_generation = version->generation() + 1;
+    target.reloads_ok_.fetch_add(1, std::memory_order_relaxed);
+    swap_seconds_.observe(version->load_milliseconds() / 1000.0);
     auto old = target.current_.exchange(std::move(version), std::memory_order_acq_rel);
     if (old) {
         report.old_version = old->version();
         report.old_generation = old->generation();
     }
-    retire(target, std::exchange(target.previous_, std::move(old)));
-    target.last_error_.clear();
+    retire(books, std::exchange(books.previous, std::move(old)));
+    books.last_error.clear();
     if (report.old_generation == 0)
         log_.info("load route=", report.pattern, " module=", report.module, " version=", report.new_version,
                   " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
@@ -77,7 +120,7 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
 
 outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>& specs,
                                                   const std::vector<std::filesystem::path>& search_path) {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     resolver candidate_resolver(search_path);
     auto old_table = table();
 
@@ -88,23 +131,23 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
         auto existing = find(spec.pattern);
         auto file = candidate_resolver.resolve(spec.module);
         if (!file) return failure{"route " + spec.pattern + ": " + file.reason()};
-        auto version = loader_.load(*file, spec.module, spec.symbol, existing ? existing->next_generation_ : 1);
+        auto version = loader_.load(*file, spec.module, spec.symbol, existing ? books_of(*existing).next_generation : 1);
         if (version) {
-            if (auto why = (*version)->take_state_from(existing ? existing->current().get() : nullptr))
+            if (auto why = (*version)->take_state_from(existing ? existing->current_.load().get() : nullptr))
                 version = *why;
         }
         if (!version) {
             if (existing) record_failure(*existing, version.reason());
             return failure{"route " + spec.pattern + ": " + version.reason()};
         }
-        routes.push_back(existing ? existing : std::make_shared<route>(spec));
+        routes.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
         versions.push_back(std::move(*version));
     }
 
     std::vector<swap_report> reports;
     std::vector<std::string> patterns;
     for (std::size_t i = 0; i < routes.size(); ++i) {
-        routes[i]->spec_ = specs[i];
+        books_of(*routes[i]).spec = specs[i];
         reports.push_back(commit(*routes[i], std::move(versions[i])));
         patterns.push_back(specs[i].pattern);
     }
@@ -115,17 +158,19 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
     resolver_ = std::move(candidate_resolver);
 
     for (const auto& gone : old_table->routes)
-        if (std::none_of(specs.begin(), specs.end(), [&](const auto& s) { return s.pattern == gone->spec_.pattern; }))
-            log_.info("route removed route=", gone->spec_.pattern, " (its requests finish on their version)");
+        if (std::none_of(specs.begin(), specs.end(), [&](const auto& s) { return s.pattern == gone->pattern; })) {
+            books_.erase(gone->pattern);
+            log_.info("route removed route=", gone->pattern, " (its requests finish on their version)");
+        }
     return reports;
 }
 
 outcome<swap_report> registry::reload(std::string_view pattern) {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     auto target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
-    auto refuse = [&](const std::string& why) {
-        auto serving = target->current();
+    auto refuse = [&](const std::string& why) REQUIRES(mutex_) {
+        auto serving = target->current_.load();
         record_failure(*target, why);
         log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
                    serving->version().empty() ? "generation " + std::to_string(serving->generation())
@@ -133,61 +178,67 @@ outcome<swap_report> registry::reload(std::string_view pattern) {
                    ")");
         return failure{why};
     };
-    auto file = resolver_.resolve(target->spec_.module);
+    const auto& books = books_of(*target);
+    auto file = resolver_.resolve(books.spec.module);
     if (!file) return refuse(file.reason());
-    auto version = loader_.load(*file, target->spec_.module, target->spec_.symbol, target->next_generation_);
+    auto version = loader_.load(*file, books.spec.module, books.spec.symbol, books.next_generation);
     if (!version) return refuse(version.reason());
-    if (auto why = (*version)->take_state_from(target->current().get()))
+    if (auto why = (*version)->take_state_from(target->current_.load().get()))
         return refuse("module " + file->string() + ": " + why->reason);
     return commit(*target, std::move(*version));
 }
 
 outcome<swap_report> registry::rollback(std::string_view pattern) {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     auto target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
-    if (!target->previous_)
+    auto& books = books_of(*target);
+    if (!books.previous)
         return failure{"route " + std::string(pattern) + " has no previous version to roll back to",
                        failure_kind::conflict};
-    if (auto why = target->previous_->take_state_from(target->current().get()))
+    if (auto why = books.previous->take_state_from(target->current_.load().get()))
         return failure{"route " + std::string(pattern) + ": rollback refused: " + why->reason};
-    auto back = std::move(target->previous_);
-    swap_report report{target->spec_.pattern, target->spec_.module, back->origin().file.string(),
+    auto back = std::move(books.previous);
+    swap_report report{target->pattern, books.spec.module, back->origin().file.string(),
                        {}, 0, back->version(), back->generation(), 0};
     auto old = target->current_.exchange(std::move(back), std::memory_order_acq_rel);
     report.old_version = old->version();
     report.old_generation = old->generation();
-    retire(*target, std::move(old));
+    retire(books, std::move(old));
     log_.info("rollback route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
               report.new_version, " generation=", report.new_generation);
     return report;
 }
 
 std::vector<route_status> registry::status() const {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     std::vector<route_status> all;
     for (const auto& each : table()->routes) {
+        const auto& books = books_.at(each->pattern);
         route_status entry;
-        entry.spec = each->spec_;
-        entry.current = describe(*each->current());
-        if (each->previous_) entry.previous = describe(*each->previous_);
-        for (const auto& weak : each->draining_)
+        entry.spec = books.spec;
+        entry.current = describe(*each->current_.load());
+        if (books.previous) entry.previous = describe(*books.previous);
+        for (const auto& weak : books.draining)
             if (auto version = weak.lock()) entry.draining.push_back(describe(*version));
-        entry.requests = each->requests.load(std::memory_order_relaxed);
-        entry.errors = each->errors.load(std::memory_order_relaxed);
-        entry.in_flight = each->in_flight.load(std::memory_order_relaxed);
-        entry.last_error = each->last_error_;
-        entry.last_error_at = each->last_error_at_;
+        entry.requests = each->requests_.load(std::memory_order_relaxed);
+        entry.errors = each->errors_.load(std::memory_order_relaxed);
+        entry.in_flight = each->in_flight_.load(std::memory_order_relaxed);
+        entry.reloads_ok = each->reloads_ok_.load(std::memory_order_relaxed);
+        entry.reloads_failed = each->reloads_failed_.load(std::memory_order_relaxed);
+        entry.latency_seconds = each->latency_seconds_.snapshot();
+        entry.last_error = books.last_error;
+        entry.last_error_at = books.last_error_at;
         all.push_back(std::move(entry));
     }
     return all;
 }
 
 std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> registry::watch_list() const {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> list;
     for (const auto& each : table()->routes)
-        list.emplace_back(each->spec_.pattern, resolver_.candidates(each->spec_.module));
+        list.emplace_back(each->pattern, resolver_.candidates(books_.at(each->pattern).spec.module));
     return list;
 }
 

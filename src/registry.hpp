@@ -1,8 +1,11 @@
-// Routes -> the module version each one serves now. The request path reads
-// it without locks (two atomic shared_ptr loads: the table, the version);
-// every change is a transaction under one mutex that the request path never
-// takes: resolve -> load -> check -> commit (atomic exchange) -> the old
-// version drains and is unloaded when its last request lets go.
+// Routes -> the module version each one serves now, and what each route has
+// counted. A request takes one pin (registry::pin): it holds the version it
+// started on until it ends, and the pin does the route's accounting. The
+// request path reads without locks (two atomic shared_ptr loads: the table,
+// the version); every change is a transaction under one mutex that the
+// request path never takes: resolve -> load -> check -> commit (atomic
+// exchange) -> the old version drains and is unloaded when its last request
+// lets go.
 #ifndef REPLUG_REGISTRY_HPP
 #define REPLUG_REGISTRY_HPP
 
@@ -10,47 +13,43 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "loader.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "outcome.hpp"
 #include "resolver.hpp"
-#include "config.hpp"
 #include "router.hpp"
+#include "thread_safety.hpp"
 
 namespace replug {
 
+// One route as requests see it: the version it serves and its counters.
+// Found by its pattern, which never changes; a SIGHUP that keeps the pattern
+// keeps the route and its counters.
 class route {
 public:
-    explicit route(route_spec spec) : pattern(spec.pattern), spec_(std::move(spec)) {}
+    explicit route(std::string pattern) : pattern(std::move(pattern)) {}
 
-    const std::string pattern;  // a route is found by its pattern, which never changes
-
-    // The version new requests run in. Copying the pointer pins the version.
-    std::shared_ptr<module_version> current() const { return current_.load(std::memory_order_acquire); }
-
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> errors{0};
-    std::atomic<std::int64_t> in_flight{0};
-    std::atomic<std::uint64_t> reloads_ok{0};  // every version that became current, the first included
-    std::atomic<std::uint64_t> reloads_failed{0};
-    histogram latency_seconds{histogram::latency_buckets};
+    const std::string pattern;
 
 private:
     friend class registry;
+    friend class route_pin;
 
-    route_spec spec_;                                  // under registry::mutex_
     std::atomic<std::shared_ptr<module_version>> current_;
-    std::shared_ptr<module_version> previous_;         // kept loaded for rollback
-    std::vector<std::weak_ptr<module_version>> draining_;
-    std::uint64_t next_generation_ = 1;
-    std::string last_error_;
-    std::chrono::system_clock::time_point last_error_at_;
+    std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> errors_{0};
+    std::atomic<std::int64_t> in_flight_{0};
+    std::atomic<std::uint64_t> reloads_ok_{0};  // every version that became current, the first included
+    std::atomic<std::uint64_t> reloads_failed_{0};
+    histogram latency_seconds_{histogram::latency_buckets};
 };
 
 // An immutable snapshot of the route table; a new one replaces it whole.
@@ -62,6 +61,33 @@ struct route_table {
         auto index = paths.match(path);
         return index ? routes[*index].get() : nullptr;
     }
+};
+
+// A request's hold on its route: the version it runs in stays loaded, and
+// the route counts it (requests, in flight, errors, latency), until the pin
+// is destroyed. Made by registry::pin; movable, not copyable.
+class route_pin {
+public:
+    route_pin(route_pin&& other) noexcept = default;
+    route_pin& operator=(route_pin&&) = delete;
+    ~route_pin();
+
+    const std::string& pattern() const { return route_->pattern; }
+    const module_version& version() const { return *version_; }
+
+    // Calls the pinned handler. When it throws, the route counts an error
+    // and the exception's text comes back (read while the version is still
+    // pinned: the exception object may live in the module's code); the
+    // caller answers 500.
+    std::optional<std::string> call(request& req, response& res);
+
+private:
+    friend class registry;
+    route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version);
+
+    std::shared_ptr<route> route_;  // shares ownership of the table it came from
+    std::shared_ptr<module_version> version_;
+    std::chrono::steady_clock::time_point started_;
 };
 
 // What one reload did to one route.
@@ -88,6 +114,7 @@ struct version_status {
     std::int64_t in_flight = 0;
 };
 
+// Everything status and metrics show of one route.
 struct route_status {
     route_spec spec;
     version_status current;
@@ -96,6 +123,9 @@ struct route_status {
     std::uint64_t requests = 0;
     std::uint64_t errors = 0;
     std::int64_t in_flight = 0;
+    std::uint64_t reloads_ok = 0;
+    std::uint64_t reloads_failed = 0;
+    histogram_snapshot latency_seconds;
     std::string last_error;
     std::chrono::system_clock::time_point last_error_at;
 };
@@ -104,45 +134,63 @@ class registry {
 public:
     registry(loader& modules, const logger& log);
 
-    // The table requests are routed by now. Never null.
-    std::shared_ptr<const route_table> table() const { return table_.load(std::memory_order_acquire); }
+    // Pins the route PATH is routed to now, and its current version; nullopt
+    // when no route takes PATH. Lock-free.
+    std::optional<route_pin> pin(std::string_view path) const;
 
     // Resolves and loads every route of SPECS against SEARCH_PATH and, only
     // if all of them load, makes them the route table (routes that stay keep
     // their counters, and their old version becomes the rollback target).
     // On failure nothing changes and the reason names the route.
     outcome<std::vector<swap_report>> apply(const std::vector<route_spec>& specs,
-                                            const std::vector<std::filesystem::path>& search_path);
+                                            const std::vector<std::filesystem::path>& search_path)
+        EXCLUDES(mutex_);
 
     // Reloads the route whose pattern is PATTERN from the file its module
     // resolves to now. not_found for an unknown route; on any other failure
     // the route keeps serving its old version.
-    outcome<swap_report> reload(std::string_view pattern);
+    outcome<swap_report> reload(std::string_view pattern) EXCLUDES(mutex_);
 
     // Swaps the route back to its previous version; conflict when it has none.
-    outcome<swap_report> rollback(std::string_view pattern);
+    outcome<swap_report> rollback(std::string_view pattern) EXCLUDES(mutex_);
 
-    std::vector<route_status> status() const;
+    // Every route of the table, in the order they were configured.
+    std::vector<route_status> status() const EXCLUDES(mutex_);
+
+    // How long loads that became a swap took (load, checks and hooks).
+    histogram_snapshot swap_seconds() const { return swap_seconds_.snapshot(); }
 
     // Every route's pattern and the files its module could resolve to, in
     // search order: what watch mode keeps an eye on.
-    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const;
-
-    // How long loads that became a swap took (load, checks and hooks).
-    histogram swap_seconds{histogram::swap_buckets};
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const EXCLUDES(mutex_);
 
 private:
+    // What a reload needs to know of a route, beyond what requests touch.
+    struct route_books {
+        route_spec spec;
+        std::shared_ptr<module_version> previous;  // kept loaded for rollback
+        std::vector<std::weak_ptr<module_version>> draining;
+        std::uint64_t next_generation = 1;
+        std::string last_error;
+        std::chrono::system_clock::time_point last_error_at;
+    };
+
+    std::shared_ptr<const route_table> table() const { return table_.load(std::memory_order_acquire); }
     std::shared_ptr<route> find(std::string_view pattern) const;
-    void retire(route& target, std::shared_ptr<module_version> version);
-    swap_report commit(route& target, std::shared_ptr<module_version> version);
+    route_books& books_of(const route& target) REQUIRES(mutex_);
+    // VERSION (may be null) drains: the last request pinning it unloads it.
+    static void retire(route_books& books, std::shared_ptr<module_version> version);
+    swap_report commit(route& target, std::shared_ptr<module_version> version) REQUIRES(mutex_);
     // Counts a failed load of TARGET and keeps WHY for status.
-    void record_failure(route& target, const std::string& why);
+    void record_failure(route& target, const std::string& why) REQUIRES(mutex_);
 
     loader& loader_;
     const logger& log_;
-    mutable std::mutex mutex_;  // serializes every change; never taken by requests
-    resolver resolver_;         // under mutex_
+    mutable mutex mutex_;  // serializes every change; never taken by requests
+    resolver resolver_ GUARDED_BY(mutex_);
+    std::map<std::string, route_books, std::less<>> books_ GUARDED_BY(mutex_);  // by pattern
     std::atomic<std::shared_ptr<const route_table>> table_;
+    histogram swap_seconds_{histogram::swap_buckets};
 };
 
 }  // namespace replug

@@ -37,15 +37,8 @@ bool peer_done(int fd) {
 
 }  // namespace
 
-server::server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
-               admin_handler admin, const logger& log, server_role role)
-    : socket_(std::move(socket)),
-      thread_count_(threads),
-      routes_(routes),
-      admin_prefix_(std::move(admin_prefix)),
-      admin_(std::move(admin)),
-      role_(role),
-      log_(log) {
+server::server(listener socket, unsigned threads, request_handler handler, const logger& log)
+    : socket_(std::move(socket)), thread_count_(threads), handler_(std::move(handler)), log_(log) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -190,13 +183,13 @@ void server::forget(int fd) {
 }
 
 void server::serve_connection(int fd) {
-    if (serve_once(fd))
+    if (serve_once(fd, handler_, log_, !stopping_.load()))
         park(fd);
     else
         forget(fd);
 }
 
-bool server::serve_once(int fd) {
+bool serve_once(int fd, const request_handler& handler, const logger& log, bool keep) {
     FCGX_Request raw;
     // No listen socket: if the connection ends, FCGX_Accept_r closes it and
     // fails instead of accepting another one behind our back.
@@ -206,62 +199,16 @@ bool server::serve_once(int fd) {
     if (FCGX_Accept_r(&raw) < 0) return false;  // peer closed, or not FastCGI: libfcgi closed the fd
     {
         fcgi_request call(raw);
-        dispatch(call);
+        try {
+            handler(call);
+            call.finish();
+        } catch (const std::exception& error) {  // the client went away while the answer was written
+            log.warn("response to ", printable(call.path()), " not finished: ", error.what());
+        }
     }
-    if (stopping_.load()) raw.keepConnection = 0;
+    if (!keep) raw.keepConnection = 0;
     FCGX_Finish_r(&raw);
     return raw.ipcFd >= 0;
-}
-
-void server::dispatch(fcgi_request& call) {
-    std::string_view path = call.path();
-    if (!acceptable_path(path)) {
-        log_.warn("bad request: unusable path \"", printable(path), "\"");
-        call.fail(400, "Bad Request");
-        call.finish();
-        return;
-    }
-    if (admin_ && path.starts_with(admin_prefix_)) {
-        admin_(call);
-        call.finish();
-        return;
-    }
-    auto table = routes_.table();
-    route* target = role_ == server_role::admin_only ? nullptr : table->match(path);
-    if (!target) {
-        call.fail(404, "Not Found");
-        call.finish();
-        return;
-    }
-    auto started = std::chrono::steady_clock::now();
-    auto version = target->current();  // pinned until this function returns
-    target->requests.fetch_add(1, std::memory_order_relaxed);
-    target->in_flight.fetch_add(1, std::memory_order_relaxed);
-    version->in_flight.fetch_add(1, std::memory_order_relaxed);
-    auto failed = [&](std::string_view what) {
-        target->errors.fetch_add(1, std::memory_order_relaxed);
-        log_.error("handler threw route=", printable(path), " module=", version->origin().module,
-                   " version=", version->version(), " generation=", version->generation(), " what=\"",
-                   printable(what, 1024), "\"");
-        call.fail(500, "Internal Server Error");
-    };
-    // The exception object may live in the module's code: handle it while pinned.
-    try {
-        version->handler()(call, call);
-    } catch (const std::exception& error) {
-        failed(error.what());
-    } catch (...) {
-        failed("non-standard exception");
-    }
-    try {
-        call.finish();
-    } catch (const std::exception& error) {
-        log_.warn("response to ", printable(path), " not finished: ", error.what());
-    }
-    version->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    target->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    target->latency_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 int server::stop(std::chrono::milliseconds drain) {

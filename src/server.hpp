@@ -1,5 +1,6 @@
-// Workers serving FastCGI: accept -> route -> pin the version -> call ->
-// respond -> unpin. libfcgi speaks the protocol; connections are ours.
+// Threads serving FastCGI: accept -> read the request -> the handler (the
+// dispatcher) -> finish the response. libfcgi speaks the protocol;
+// connections are ours.
 //
 // Idle connections are parked in one epoll set that every worker waits on,
 // so a thread never sits in read() on a keep-alive connection that has no
@@ -26,23 +27,21 @@
 #include "fcgi_request.hpp"
 #include "listener.hpp"
 #include "log.hpp"
-#include "registry.hpp"
 
 namespace replug {
 
-// Answers requests under the admin prefix; see admin.hpp.
-using admin_handler = std::function<void(fcgi_request&)>;
-
-// What a server answers: everything (the main socket), or only the admin
-// endpoints (--admin-listen: a control socket with its own thread, so that
-// status and reload work while every worker is busy in a handler).
-enum class server_role { routes_and_admin, admin_only };
+// Serves the next request on FD, an accepted connection whose request head
+// has arrived: libfcgi reads the request, HANDLER answers it, and the
+// response is finished (headers if none went out, the rest of the request
+// body read); what the handler throws is logged. True when the connection
+// stays open for another request; false when it ended (libfcgi has closed
+// FD). KEEP false closes it after this request. The server's threads and
+// the fuzzer both come through here.
+bool serve_once(int fd, const request_handler& handler, const logger& log, bool keep = true);
 
 class server {
 public:
-    // ADMIN may be empty (admin off): its prefix is then routed like any path.
-    server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
-           admin_handler admin, const logger& log, server_role role = server_role::routes_and_admin);
+    server(listener socket, unsigned threads, request_handler handler, const logger& log);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -55,12 +54,6 @@ public:
     // still running when DRAIN ran out (their threads are left behind).
     int stop(std::chrono::milliseconds drain);
 
-    // Serves the next request on FD, an accepted connection whose request
-    // head has arrived. True when the connection stays open for another
-    // request; false when it ended (libfcgi has closed FD). The epoll loop
-    // and the fuzzer both come through here.
-    bool serve_once(int fd);
-
     unsigned threads() const { return thread_count_; }
     int busy() const { return busy_.load(std::memory_order_relaxed); }
 
@@ -68,7 +61,6 @@ private:
     void work();
     void accept_ready();
     void serve_connection(int fd);
-    void dispatch(fcgi_request& call);
     void park(int fd);
     void forget(int fd);
     void wait_for_head(int fd);
@@ -76,10 +68,7 @@ private:
 
     listener socket_;
     unsigned thread_count_;
-    registry& routes_;
-    std::string admin_prefix_;
-    admin_handler admin_;
-    server_role role_;
+    request_handler handler_;
     const logger& log_;
 
     int epoll_fd_ = -1;

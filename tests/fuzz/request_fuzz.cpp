@@ -17,10 +17,11 @@
 #include <thread>
 
 #include "admin.hpp"
-#include "listener.hpp"
+#include "dispatcher.hpp"
 #include "loader.hpp"
 #include "log.hpp"
 #include "registry.hpp"
+#include "reloader.hpp"
 #include "request_head.hpp"
 #include "server.hpp"
 
@@ -32,8 +33,10 @@ struct world {
     replug::logger log{replug::log_level::error};
     replug::loader modules{log};
     replug::registry routes{modules, log};
+    std::optional<replug::reloader> reloads;
     std::optional<replug::admin> admin;
-    std::optional<replug::server> server;
+    replug::dispatcher requests{&routes, log};
+    replug::request_handler handler = [this](replug::fcgi_request& call) { requests.serve(call); };
 };
 
 world* the_world = nullptr;
@@ -58,20 +61,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     FCGX_Init();
     the_world = new world;
     auto& w = *the_world;
-    auto routes = w.routes.apply({{"/echo/*", "echo", "serve"}, {"/status", "echo", "status"}}, {directory});
+    // The configuration a POST reload re-reads: the same routes.
+    std::vector<std::string> args{"--module-path", directory, "--route", "/echo/*=echo", "--route",
+                                  "/status=echo:status"};
+    auto settings = replug::parse_config(args);
+    auto routes = settings ? w.routes.apply(settings->routes, settings->module_path)
+                           : replug::outcome<std::vector<replug::swap_report>>(settings.error());
     if (!routes) {
         std::fprintf(stderr, "request_fuzz: %s\n", routes.reason().c_str());
         std::exit(2);
     }
-    w.admin.emplace("/-/", token, w.routes, [] { return replug::outcome<std::vector<replug::swap_report>>(std::vector<replug::swap_report>{}); },
-                    replug::server_facts{"fuzz", 0, 1, {}, [] { return 0; }}, w.log);
-    // The server needs a listening socket; the fuzzer never connects to it.
-    std::string path = "/tmp/replug-fuzz-" + std::to_string(::getpid()) + ".sock";
-    auto socket = replug::open_listener("unix:" + path, {0600, "", ""});
-    if (!socket) std::exit(2);
-    ::unlink(path.c_str());
-    w.server.emplace(std::move(*socket), 1, w.routes, "/-/",
-                     [&w](replug::fcgi_request& call) { w.admin->handle(call); }, w.log);
+    w.reloads.emplace(args, *settings, w.routes, w.log);
+    w.admin.emplace("/-/", token, w.routes, *w.reloads, replug::server_facts{"fuzz", 0, 1, {}, [] { return 0; }},
+                    w.log);
+    w.requests.mount(w.admin->prefix(), [&w](replug::fcgi_request& call) { w.admin->handle(call); });
     return 0;
 }
 
@@ -94,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (head == replug::head_state::rejected || head == replug::head_state::closed) {
         ::close(pair[0]);
     } else {
-        while (the_world->server->serve_once(pair[0])) {
+        while (replug::serve_once(pair[0], the_world->handler, the_world->log)) {
         }
     }
     peer.join();

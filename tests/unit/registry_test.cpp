@@ -49,13 +49,23 @@ struct registry_fixture {
 
     std::vector<fs::path> search_path() const { return {directory.path()}; }
 
-    // What a request for PATH gets now: the body, or "(no route)".
+    // What a request for PATH gets now, through a pin as the dispatcher
+    // takes it: the body, "(no route)", or "(threw WHAT)".
     std::string serve(std::string_view path) const {
-        auto table = routes.table();
-        auto* target = table->match(path);
-        if (!target) return "(no route)";
-        auto version = target->current();
-        return call(version->handler(), std::string(path)).body;
+        auto pin = routes.pin(path);
+        if (!pin) return "(no route)";
+        replug::testing::fake_request req;
+        req.path_text = path;
+        replug::testing::fake_response res;
+        if (auto what = pin->call(req, res)) return "(threw " + *what + ")";
+        return res.body;
+    }
+
+    // The version a request for PATH would run in now (it stays loaded while
+    // the route holds it; compare addresses only).
+    const replug::module_version* serving(std::string_view path) const {
+        auto pin = routes.pin(path);
+        return pin ? &pin->version() : nullptr;
     }
 
     replug::route_status status_of(std::string_view pattern) const {
@@ -78,8 +88,7 @@ bool contains(const std::string& text, std::string_view part) { return text.find
 BOOST_FIXTURE_TEST_SUITE(registry_contract, registry_fixture)
 
 BOOST_AUTO_TEST_CASE(starts_with_an_empty_table) {
-    BOOST_TEST_REQUIRE(routes.table() != nullptr);
-    BOOST_TEST(routes.table()->routes.empty());
+    BOOST_TEST(!routes.pin("/").has_value());
     BOOST_TEST(serve("/") == "(no route)");
     BOOST_TEST(routes.status().empty());
 }
@@ -105,8 +114,7 @@ BOOST_AUTO_TEST_CASE(apply_loads_every_route) {
 
 BOOST_AUTO_TEST_CASE(apply_is_all_or_nothing) {
     apply_ok({{"/p", "pluggable", "serve"}});
-    auto table_before = routes.table();
-    auto version_before = table_before->match("/p")->current();
+    auto version_before = serving("/p");
 
     // A module that is not found, and one that does not load.
     replace_by_rename(directory / "broken.so", read_file(test_module("no_handler")));
@@ -117,8 +125,8 @@ BOOST_AUTO_TEST_CASE(apply_is_all_or_nothing) {
         BOOST_TEST(contains(applied.reason(), "route " + bad.pattern + ":"), applied.reason());
 
         // The old table is still served, with the very same version.
-        BOOST_TEST(routes.table() == table_before);
-        BOOST_TEST(routes.table()->match("/p")->current() == version_before);
+        BOOST_TEST(routes.status().size() == 1u);
+        BOOST_TEST(serving("/p") == version_before);
         BOOST_TEST(serve("/p") == second);
         BOOST_TEST(serve("/h") == "(no route)");
         // The versions loaded for the failed table are gone again.
@@ -133,8 +141,7 @@ BOOST_AUTO_TEST_CASE(apply_is_all_or_nothing) {
 
 BOOST_AUTO_TEST_CASE(apply_again_keeps_routes_that_stay) {
     apply_ok({{"/p", "pluggable", "serve"}, {"/h", "hello", "serve"}});
-    auto* kept = routes.table()->match("/p");
-    kept->requests = 5;
+    for (int i = 0; i < 5; ++i) BOOST_TEST(serve("/p") == second);
     replace_by_rename(directory / "pluggable.so", v3_bytes);
 
     auto applied = routes.apply({{"/p", "pluggable", "serve"}}, search_path());
@@ -143,9 +150,10 @@ BOOST_AUTO_TEST_CASE(apply_again_keeps_routes_that_stay) {
     BOOST_TEST(applied->at(0).old_generation == 1u);
     BOOST_TEST(applied->at(0).new_version == "3");
     BOOST_TEST(applied->at(0).new_generation == 2u);
-    BOOST_TEST(routes.table()->match("/p") == kept);  // same route, same counters
-    BOOST_TEST(routes.table()->match("/p")->requests == 5u);
+    BOOST_TEST(status_of("/p").requests == 5u);  // same route, same counters
+    BOOST_TEST(status_of("/p").reloads_ok == 2u);
     BOOST_TEST(serve("/p") == third);
+    BOOST_TEST(status_of("/p").requests == 6u);
     BOOST_TEST(serve("/h") == "(no route)");  // removed
     BOOST_TEST(mapped_copies("hello").empty());
 
@@ -194,16 +202,17 @@ BOOST_AUTO_TEST_CASE(reload_resolves_again) {
 
 BOOST_AUTO_TEST_CASE(a_failed_reload_keeps_the_old_version) {
     apply_ok({{"/p", "pluggable", "serve"}});
-    auto serving = routes.table()->match("/p")->current();
+    auto before = serving("/p");
 
     replug::testing::overwrite_in_place(directory / "pluggable.so", "not a module");
     auto swap = routes.reload("/p");
     BOOST_TEST_REQUIRE(!swap.ok());
     BOOST_TEST(swap.kind() == failure_kind::failed);
     BOOST_TEST(contains(swap.reason(), "not an ELF file"), swap.reason());
-    BOOST_TEST(routes.table()->match("/p")->current() == serving);
+    BOOST_TEST(serving("/p") == before);
     BOOST_TEST(serve("/p") == second);
     auto status = status_of("/p");
+    BOOST_TEST(status.reloads_failed == 1u);
     BOOST_TEST(status.last_error == swap.reason());
     BOOST_TEST(status.last_error_at.time_since_epoch().count() != 0);
     BOOST_TEST(status.current.generation == 1u);
@@ -281,7 +290,7 @@ BOOST_AUTO_TEST_CASE(rollback) {
 
 BOOST_AUTO_TEST_CASE(status_shows_current_previous_and_draining) {
     apply_ok({{"/p", "pluggable", "serve"}});
-    auto pinned = routes.table()->match("/p")->current();  // a request still running in generation 1
+    auto pinned = routes.pin("/p");  // a request still running in generation 1
 
     replace_by_rename(directory / "pluggable.so", v3_bytes);
     BOOST_TEST_REQUIRE(routes.reload("/p").ok());
@@ -303,16 +312,70 @@ BOOST_AUTO_TEST_CASE(status_shows_current_previous_and_draining) {
     BOOST_TEST(status.draining[0].generation == 1u);
     BOOST_TEST(mapped_copies("pluggable").size() == 3u);
 
-    BOOST_TEST(call(pinned->handler()).body == second);  // the retired version still answers
+    replug::testing::fake_request req;
+    replug::testing::fake_response res;
+    BOOST_TEST(!pinned->call(req, res).has_value());
+    BOOST_TEST(res.body == second);  // the retired version still answers
+    BOOST_TEST(status.in_flight == 1);
     pinned.reset();  // its last request ends
     BOOST_TEST(status_of("/p").draining.empty());
     BOOST_TEST(mapped_copies("pluggable").size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_pin_counts_its_request) {
+    replace_by_rename(directory / "throws.so", read_file(test_module("throws")));
+    apply_ok({{"/p", "pluggable", "serve"}, {"/t/*", "throws", "serve"}});
+
+    {
+        auto pin = routes.pin("/p");
+        BOOST_TEST_REQUIRE(pin.has_value());
+        BOOST_TEST(pin->pattern() == "/p");
+        BOOST_TEST(pin->version().version() == "2");
+        auto held = status_of("/p");
+        BOOST_TEST(held.requests == 1u);
+        BOOST_TEST(held.in_flight == 1);
+        BOOST_TEST(held.current.in_flight == 1);
+        BOOST_TEST(held.latency_seconds.count() == 0u);  // observed when the pin ends
+        auto moved = std::move(*pin);                     // a moved-from pin counts nothing
+    }
+    auto after = status_of("/p");
+    BOOST_TEST(after.requests == 1u);
+    BOOST_TEST(after.in_flight == 0);
+    BOOST_TEST(after.current.in_flight == 0);
+    BOOST_TEST(after.errors == 0u);
+    BOOST_TEST(after.latency_seconds.count() == 1u);
+
+    // A handler that throws: the text comes back, the route counts an error.
+    BOOST_TEST(serve("/t/std") == "(threw boom from the module)");
+    BOOST_TEST(serve("/t/other") == "(threw non-standard exception)");
+    auto thrown = status_of("/t/*");
+    BOOST_TEST(thrown.requests == 2u);
+    BOOST_TEST(thrown.errors == 2u);
+    BOOST_TEST(thrown.in_flight == 0);
+    BOOST_TEST(status_of("/p").errors == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_pin_outlives_its_route) {
+    apply_ok({{"/p", "pluggable", "serve"}, {"/h", "hello", "serve"}});
+    auto pin = routes.pin("/h");
+    BOOST_TEST_REQUIRE(pin.has_value());
+    apply_ok({{"/p", "pluggable", "serve"}});  // /h removed while its request runs
+    BOOST_TEST(serve("/h") == "(no route)");
+    BOOST_TEST(mapped_copies("hello").size() == 1u);
+
+    replug::testing::fake_request req;
+    req.path_text = "/h";
+    replug::testing::fake_response res;
+    BOOST_TEST(!pin->call(req, res).has_value());
+    BOOST_TEST(res.body == "Hello from replug: GET /h\n");
+    pin.reset();
+    BOOST_TEST(mapped_copies("hello").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
-// Four threads serve requests the way the server does (table -> route ->
-// pin the current version -> call -> unpin) while the main thread reloads the
+// Four threads serve requests the way the dispatcher does (pin -> call ->
+// unpin) while the main thread reloads the
 // route over and over, alternating versions written into the module directory
 // by rename. Run under ThreadSanitizer in the 'swap' suite.
 BOOST_FIXTURE_TEST_CASE(reloading_under_load, registry_fixture) {
@@ -339,19 +402,16 @@ BOOST_FIXTURE_TEST_CASE(reloading_under_load, registry_fixture) {
             replug::testing::fake_request req;
             req.path_text = "/p/" + std::to_string(w);
             while (!stop.load(std::memory_order_relaxed)) {
-                auto table = routes.table();
-                auto* target = table->match(req.path_text);
-                if (!target) {
+                auto pin = routes.pin(req.path_text);
+                if (!pin) {
                     unrouted.fetch_add(1);
                     continue;
                 }
-                auto version = target->current();  // pinned while the handler runs
                 replug::testing::fake_response res;
-                version->handler()(req, res);
-                if (res.body != second && res.body != third) wrong.fetch_add(1);
+                if (pin->call(req, res) || (res.body != second && res.body != third)) wrong.fetch_add(1);
                 calls.fetch_add(1, std::memory_order_relaxed);
                 per_worker[static_cast<std::size_t>(w)].fetch_add(1, std::memory_order_relaxed);
-                version.reset();
+                pin.reset();
                 // Let the reloading thread run: four spinning workers on two
                 // cores would otherwise starve it.
                 std::this_thread::yield();
@@ -385,7 +445,7 @@ BOOST_FIXTURE_TEST_CASE(reloading_under_load, registry_fixture) {
                                       << swap->new_generation);
         }
         // From the moment reload returns, new requests see the new version.
-        auto body = call(routes.table()->match("/p/main")->current()->handler()).body;
+        auto body = serve("/p/main");
         if (body != (three ? third : second) && ++wrong_versions <= 3)
             BOOST_ERROR("after reload " << i << " a new request got '" << body << "'");
     }
@@ -401,6 +461,10 @@ BOOST_FIXTURE_TEST_CASE(reloading_under_load, registry_fixture) {
     // Only the current version and the rollback target stay loaded.
     auto status = status_of("/p/*");
     BOOST_TEST(status.current.generation == reloads + 1);
+    // Every pin was counted once, and let go.
+    BOOST_TEST(status.requests == calls.load() + reloads);
+    BOOST_TEST(status.latency_seconds.count() == status.requests);
+    BOOST_TEST(status.in_flight == 0);
     BOOST_TEST(status.draining.empty());
     BOOST_TEST(replug::testing::loaded_copies("pluggable").size() <= 2u);
     // A copy's descriptor stays open only while something still maps it.

@@ -1,0 +1,26 @@
+#include "dispatcher.hpp"
+
+#include "router.hpp"
+
+namespace replug {
+
+void dispatcher::serve(fcgi_request& call) const {
+    std::string_view path = call.path();
+    if (!acceptable_path(path)) {
+        log_.warn("bad request: unusable path \"", printable(path), "\"");
+        return call.fail(400, "Bad Request");
+    }
+    for (const auto& [prefix, handler] : mounts_)
+        if (path.starts_with(prefix)) return handler(call);
+    auto pin = routes_ ? routes_->pin(path) : std::nullopt;
+    if (!pin) return call.fail(404, "Not Found");
+    if (auto what = pin->call(call, call)) {
+        const auto& version = pin->version();
+        log_.error("handler threw route=", printable(path), " module=", version.origin().module,
+                   " version=", version.version(), " generation=", version.generation(), " what=\"",
+                   printable(*what, 1024), "\"");
+        call.fail(500, "Internal Server Error");
+    }
+}
+
+}  // namespace replug

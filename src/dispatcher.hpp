@@ -1,0 +1,39 @@
+// The per-request decision, in order: 400 for a path that cannot be routed,
+// a handler mounted at a prefix (the admin endpoints, mounted like any
+// other handler), the route's module, or 404. The transport knows nothing
+// of what a path means.
+#ifndef REPLUG_DISPATCHER_HPP
+#define REPLUG_DISPATCHER_HPP
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fcgi_request.hpp"
+#include "log.hpp"
+#include "registry.hpp"
+
+namespace replug {
+
+class dispatcher {
+public:
+    // ROUTES may be null: then only mounted handlers answer (a control
+    // socket that serves the admin endpoints alone).
+    dispatcher(const registry* routes, const logger& log) : routes_(routes), log_(log) {}
+
+    // Requests whose path starts with PREFIX go to HANDLER, before any route.
+    void mount(std::string prefix, request_handler handler) {
+        mounts_.emplace_back(std::move(prefix), std::move(handler));
+    }
+
+    void serve(fcgi_request& call) const;
+
+private:
+    const registry* routes_;
+    const logger& log_;
+    std::vector<std::pair<std::string, request_handler>> mounts_;
+};
+
+}  // namespace replug
+
+#endif
