@@ -120,9 +120,16 @@ class BrokenModules(harness.TestCase):
         self.refused("libreplug_test_gone.so: cannot open shared object file")
 
     def test_a_good_module_after_all_that_loads(self):
-        for name in ["no_handler", "abi_mismatch", "gnu_unique", "hook_throws"]:
+        # Each refusal gives its own module's reason, not one left over from the last.
+        reasons = {
+            "no_handler": "no handler symbol 'serve' (is REPLUG_HANDLER(serve) in the module?)",
+            "abi_mismatch": "built against replug ABI 999, this server speaks ABI 1; rebuild it against this SDK",
+            "gnu_unique": "rebuild with -fno-gnu-unique (pkg-config --cflags replug)",
+            "hook_throws": "load hook threw: database not reachable",
+        }
+        for name, reason in reasons.items():
             self.module(test_module(name), "pluggable")
-            self.refused("")
+            self.refused(reason)
         self.module(test_module("pluggable_v2"), "pluggable")
         answer = self.json_of(self.server.admin("POST", "reload", query="route=/p"))
         self.assertEqual((answer["old"]["version"], answer["new"]["version"]), ("1", "2"))
