@@ -11,7 +11,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import traceback
 import unittest
 
 import fcgi_client
@@ -87,6 +89,34 @@ def overwrite_in_place(source, target):
         old.seek(0)
         old.write(data)
         old.truncate(len(data))
+
+
+class ClientThreads:
+    """Starts one thread per callable in TARGETS and keeps whatever each
+    raises: join() waits for all of them, then fails with every exception
+    and its traceback. A client that dies mid-test is a failure, not one
+    fewer client."""
+
+    def __init__(self, targets):
+        self._lock = threading.Lock()
+        self._errors = []
+        self._threads = [threading.Thread(target=self._run, args=(target,)) for target in targets]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, target):
+        try:
+            target()
+        except BaseException:
+            with self._lock:
+                self._errors.append(traceback.format_exc())
+
+    def join(self):
+        for thread in self._threads:
+            thread.join()
+        if self._errors:
+            raise AssertionError(f"{len(self._errors)} of {len(self._threads)} client thread(s) raised:\n"
+                                 + "\n".join(self._errors))
 
 
 class Process:

@@ -120,9 +120,16 @@ class BrokenModules(harness.TestCase):
         self.refused("libreplug_test_gone.so: cannot open shared object file")
 
     def test_a_good_module_after_all_that_loads(self):
-        for name in ["no_handler", "abi_mismatch", "gnu_unique", "hook_throws"]:
+        # Each refusal gives its own module's reason, not one left over from the last.
+        reasons = {
+            "no_handler": "no handler symbol 'serve' (is REPLUG_HANDLER(serve) in the module?)",
+            "abi_mismatch": "built against replug ABI 999, this server speaks ABI 1; rebuild it against this SDK",
+            "gnu_unique": "rebuild with -fno-gnu-unique (pkg-config --cflags replug)",
+            "hook_throws": "load hook threw: database not reachable",
+        }
+        for name, reason in reasons.items():
             self.module(test_module(name), "pluggable")
-            self.refused("")
+            self.refused(reason)
         self.module(test_module("pluggable_v2"), "pluggable")
         answer = self.json_of(self.server.admin("POST", "reload", query="route=/p"))
         self.assertEqual((answer["old"]["version"], answer["new"]["version"]), ("1", "2"))
@@ -258,10 +265,7 @@ class FaultsUnderLoad(harness.TestCase):
                         failures.append((status, body))
             finally:
                 http.close()
-        threads = [threading.Thread(target=run) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        return threads
+        return harness.ClientThreads([run] * clients)
 
     def start(self, threads="4"):
         self.module(test_module("pluggable_v2"), "pluggable")
@@ -281,8 +285,7 @@ class FaultsUnderLoad(harness.TestCase):
                 self.assertEqual(answer.status, 200, answer.text)
         finally:
             stop.set()
-            for c in clients:
-                c.join()
+            clients.join()
         self.assertEqual(failures, [])
         self.assertEqual(set(seen), self.BODIES)
         print(f"\n1000 swaps under 32 connections: {len(seen)} requests, 0 failed")
@@ -301,8 +304,7 @@ class FaultsUnderLoad(harness.TestCase):
             harness.wait_for(lambda: probe.get("/p")[1] == "Third version of code", what="the last HUP's state")
         finally:
             stop.set()
-            for c in clients:
-                c.join()
+            clients.join()
         self.assertEqual(failures, [])
         self.assertTrue(self.server.running())
         status = self.json_of(self.server.admin("GET", "status"))
@@ -315,11 +317,7 @@ class FaultsUnderLoad(harness.TestCase):
         def reload_many():
             for _ in range(10):
                 answers.append(self.server.admin("POST", "reload", query="route=/p"))
-        threads = [threading.Thread(target=reload_many) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        harness.ClientThreads([reload_many] * 8).join()
         self.assertEqual([a.status for a in answers], [200] * 80)
         generations = sorted(json.loads(a.text)["new"]["generation"] for a in answers)
         self.assertEqual(generations, list(range(2, 82)))  # each answered once, none lost or doubled
@@ -330,21 +328,12 @@ class FaultsUnderLoad(harness.TestCase):
         self.module(test_module("slow_v1"), "slow")
         # Nine threads: eight held by slow requests, one left to answer status.
         server = self.replugd(["--module-path", self.modules, "--route", "/slow=slow", "--threads", "9"])
-        answers, errors = [], []
-
-        def slow_request():
-            try:
-                answers.append(server.request("/slow", query="300", timeout=20))
-            except OSError as error:
-                errors.append(error)
-        threads = [threading.Thread(target=slow_request) for _ in range(8)]
-        for t in threads:
-            t.start()
+        answers = []
+        clients = harness.ClientThreads(
+            [lambda: answers.append(server.request("/slow", query="300", timeout=20))] * 8)
         harness.wait_for(lambda: '"in_flight":8' in server.admin("GET", "status").text, what="8 requests in flight")
         self.assertEqual(server.stop(signal.SIGTERM), 0)
-        for t in threads:
-            t.join()
-        self.assertEqual(errors, [])
+        clients.join()
         self.assertEqual([(a.status, a.text) for a in answers], [(200, "slow 1 after 300ms")] * 8)
 
 

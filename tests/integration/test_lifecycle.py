@@ -2,10 +2,10 @@
 coalesce), SIGTERM drains in-flight requests and exits 0 even with idle
 keep-alive connections from nginx, the pid file, exit codes for bad setups."""
 
+import functools
 import os
 import signal
 import subprocess
-import threading
 import unittest
 
 import fcgi_client
@@ -79,8 +79,7 @@ class Lifecycle(harness.TestCase):
         with open(pid_file) as f:
             self.assertEqual(int(f.read()), server.pid)
         answers = []
-        worker = threading.Thread(target=lambda: answers.append(server.request("/slow", query="400")))
-        worker.start()
+        worker = harness.ClientThreads([lambda: answers.append(server.request("/slow", query="400"))])
         harness.wait_for(lambda: '"in_flight":1' in server.admin("GET", "status").text, what="request in flight")
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         worker.join()
@@ -103,11 +102,7 @@ class Lifecycle(harness.TestCase):
         def hit(client):
             results.append(client.get("/hello")[0])
 
-        threads = [threading.Thread(target=hit, args=(c,)) for c in clients for _ in range(1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        harness.ClientThreads([functools.partial(hit, c) for c in clients]).join()
         self.assertEqual(results, [200] * 8)
         self.assertEqual(server.stop(signal.SIGTERM, timeout=5), 0)
         self.assertIn("stopped", server.log())

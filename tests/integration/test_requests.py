@@ -111,9 +111,7 @@ class ReloadUnderLoad(harness.TestCase):
             finally:
                 http.close()
 
-        clients = [threading.Thread(target=client) for _ in range(8)]
-        for c in clients:
-            c.start()
+        clients = harness.ClientThreads([client] * 8)
         admin = HTTP(front.port)
         try:
             for round_number in range(300):
@@ -124,9 +122,8 @@ class ReloadUnderLoad(harness.TestCase):
                 self.assertEqual(json.loads(body)["new"]["version"], str(version))
         finally:
             stop.set()
-            for c in clients:
-                c.join()
             admin.close()
+            clients.join()
         self.assertEqual(failures, [])
         self.assertGreater(len(seen), 300)
         self.assertEqual(set(seen), bodies)
