@@ -140,7 +140,7 @@ outcome<std::string> read_token_file(const std::string& file) {
     return token;
 }
 
-admin::admin(std::string prefix, std::string token, registry& routes, reloader& reloads, server_facts facts,
+admin::admin(std::string prefix, std::string token, route_control& routes, reloader& reloads, server_facts facts,
              const logger& log)
     : prefix_(std::move(prefix)),
       token_(std::move(token)),

@@ -1,4 +1,4 @@
-// The admin endpoints under --admin-prefix, each a call into the registry:
+// The admin endpoints under --admin-prefix, each a call into route_control:
 //   GET  status                 routes, versions, counters       200 JSON
 //   POST reload?route=/x        reload one route                 200 | 404 | 422 JSON
 //   POST reload                 re-read the config, reload all   200 | 422 JSON (as SIGHUP)
@@ -17,7 +17,7 @@
 #include "fcgi_request.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
-#include "registry.hpp"
+#include "route_control.hpp"
 #include "reloader.hpp"
 
 namespace replug {
@@ -42,7 +42,7 @@ std::string query_value(std::string_view query, std::string_view name);
 
 class admin {
 public:
-    admin(std::string prefix, std::string token, registry& routes, reloader& reloads, server_facts facts,
+    admin(std::string prefix, std::string token, route_control& routes, reloader& reloads, server_facts facts,
           const logger& log);
 
     // Where the endpoints live: mount handle() there.
@@ -59,7 +59,7 @@ private:
 
     std::string prefix_;
     std::string token_;
-    registry& routes_;
+    route_control& routes_;
     reloader& reloader_;
     server_facts facts_;
     const logger& log_;

@@ -25,6 +25,7 @@
 #include "metrics.hpp"
 #include "outcome.hpp"
 #include "resolver.hpp"
+#include "route_control.hpp"
 #include "router.hpp"
 #include "thread_safety.hpp"
 
@@ -90,47 +91,9 @@ private:
     std::chrono::steady_clock::time_point started_;
 };
 
-// What one reload did to one route.
-struct swap_report {
-    std::string pattern;
-    std::string module;
-    std::string file;
-    std::string old_version;  // empty when the route is new
-    std::uint64_t old_generation = 0;
-    std::string new_version;
-    std::uint64_t new_generation = 0;
-    double load_milliseconds = 0;
-};
-
-// A version as status shows it.
-struct version_status {
-    std::string version;
-    std::uint64_t generation = 0;
-    std::string file;
-    std::uint64_t inode = 0;
-    std::int64_t size = 0;
-    std::chrono::system_clock::time_point loaded_at;
-    double load_milliseconds = 0;
-    std::int64_t in_flight = 0;
-};
-
-// Everything status and metrics show of one route.
-struct route_status {
-    route_spec spec;
-    version_status current;
-    std::optional<version_status> previous;
-    std::vector<version_status> draining;
-    std::uint64_t requests = 0;
-    std::uint64_t errors = 0;
-    std::int64_t in_flight = 0;
-    std::uint64_t reloads_ok = 0;
-    std::uint64_t reloads_failed = 0;
-    histogram_snapshot latency_seconds;
-    std::string last_error;
-    std::chrono::system_clock::time_point last_error_at;
-};
-
-class registry {
+// The routes of one process. Single-process mode serves them directly; in a
+// worker, the master sends the tables it installs (see stage and commit).
+class registry final : public route_control {
 public:
     registry(loader& modules, const logger& log);
 
@@ -138,31 +101,16 @@ public:
     // when no route takes PATH. Lock-free.
     std::optional<route_pin> pin(std::string_view path) const;
 
-    // Resolves and loads every route of SPECS against SEARCH_PATH and, only
-    // if all of them load, makes them the route table (routes that stay keep
-    // their counters, and their old version becomes the rollback target).
-    // On failure nothing changes and the reason names the route.
+    // route_control, in this process.
     outcome<std::vector<swap_report>> apply(const std::vector<route_spec>& specs,
-                                            const std::vector<std::filesystem::path>& search_path)
+                                            const std::vector<std::filesystem::path>& search_path) override
         EXCLUDES(mutex_);
-
-    // Reloads the route whose pattern is PATTERN from the file its module
-    // resolves to now. not_found for an unknown route; on any other failure
-    // the route keeps serving its old version.
-    outcome<swap_report> reload(std::string_view pattern) EXCLUDES(mutex_);
-
-    // Swaps the route back to its previous version; conflict when it has none.
-    outcome<swap_report> rollback(std::string_view pattern) EXCLUDES(mutex_);
-
-    // Every route of the table, in the order they were configured.
-    std::vector<route_status> status() const EXCLUDES(mutex_);
-
-    // How long loads that became a swap took (load, checks and hooks).
-    histogram_snapshot swap_seconds() const { return swap_seconds_.snapshot(); }
-
-    // Every route's pattern and the files its module could resolve to, in
-    // search order: what watch mode keeps an eye on.
-    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const EXCLUDES(mutex_);
+    outcome<swap_report> reload(std::string_view pattern) override EXCLUDES(mutex_);
+    outcome<swap_report> rollback(std::string_view pattern) override EXCLUDES(mutex_);
+    std::vector<route_status> status() const override EXCLUDES(mutex_);
+    histogram_snapshot swap_seconds() const override { return swap_seconds_.snapshot(); }
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const override
+        EXCLUDES(mutex_);
 
 private:
     // What a reload needs to know of a route, beyond what requests touch.

@@ -12,7 +12,7 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
-#include "registry.hpp"
+#include "route_control.hpp"
 
 namespace replug {
 
@@ -20,7 +20,7 @@ class reloader {
 public:
     // ARGS are the command line the server started with (the config file it
     // names is read again at each reload); STARTED is what it started with.
-    reloader(std::vector<std::string> args, config started, registry& routes, logger& log)
+    reloader(std::vector<std::string> args, config started, route_control& routes, logger& log)
         : args_(std::move(args)), started_(std::move(started)), routes_(routes), log_(log) {}
 
     // Runs after every table that applied (watch mode re-reads its files).
@@ -32,7 +32,7 @@ public:
 private:
     const std::vector<std::string> args_;
     const config started_;
-    registry& routes_;
+    route_control& routes_;
     logger& log_;
     std::function<void()> after_apply_;
 };

@@ -22,7 +22,7 @@ constexpr std::uint32_t directory_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOV
 
 }  // namespace
 
-watcher::watcher(registry& routes, const logger& log, std::chrono::milliseconds quiet)
+watcher::watcher(route_control& routes, const logger& log, std::chrono::milliseconds quiet)
     : routes_(routes), log_(log), quiet_(quiet) {
     inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     control_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

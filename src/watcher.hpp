@@ -16,13 +16,13 @@
 #include <thread>
 
 #include "log.hpp"
-#include "registry.hpp"
+#include "route_control.hpp"
 
 namespace replug {
 
 class watcher {
 public:
-    watcher(registry& routes, const logger& log, std::chrono::milliseconds quiet = std::chrono::milliseconds(50));
+    watcher(route_control& routes, const logger& log, std::chrono::milliseconds quiet = std::chrono::milliseconds(50));
     ~watcher();
     watcher(const watcher&) = delete;
     watcher& operator=(const watcher&) = delete;
@@ -40,7 +40,7 @@ private:
     void mark(const std::string& pattern, const std::filesystem::path& why);
     void reload_due();
 
-    registry& routes_;
+    route_control& routes_;
     const logger& log_;
     std::chrono::milliseconds quiet_;
     int inotify_fd_ = -1;
