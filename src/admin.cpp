@@ -12,18 +12,18 @@ namespace replug {
 
 namespace {
 
-void answer(fcgi_request& call, int code, const json_writer& json) {
-    call.status(code);
-    call.header("Content-Type", "application/json");
-    call.header("Cache-Control", "no-store");
-    call.write(json.text());
-    call.write("\n");
+void answer(response& res, int code, const json_writer& json) {
+    res.status(code);
+    res.header("Content-Type", "application/json");
+    res.header("Cache-Control", "no-store");
+    res.write(json.text());
+    res.write("\n");
 }
 
-void answer_error(fcgi_request& call, int code, std::string_view reason) {
+void answer_error(response& res, int code, std::string_view reason) {
     json_writer json;
     json.begin_object().field("error", reason).end_object();
-    answer(call, code, json);
+    answer(res, code, json);
 }
 
 void write_version(json_writer& json, const version_status& version) {
@@ -70,10 +70,10 @@ int status_for(failure_kind kind) {
     return 500;
 }
 
-bool method_is(fcgi_request& call, std::string_view wanted) {
-    if (call.method() == wanted) return true;
-    call.header("Allow", wanted);
-    answer_error(call, 405, std::string(wanted) + " required");
+bool method_is(request& req, response& res, std::string_view wanted) {
+    if (req.method() == wanted) return true;
+    res.header("Allow", wanted);
+    answer_error(res, 405, std::string(wanted) + " required");
     return false;
 }
 
@@ -149,32 +149,32 @@ admin::admin(std::string prefix, std::string token, route_control& routes, reloa
       facts_(std::move(facts)),
       log_(log) {}
 
-void admin::handle(fcgi_request& call) {
-    std::string_view authorization = call.header("Authorization");
+void admin::handle(request& req, response& res) {
+    std::string_view authorization = req.header("Authorization");
     constexpr std::string_view scheme = "Bearer ";
     bool allowed = authorization.starts_with(scheme) &&
                    constant_time_equal(authorization.substr(scheme.size()), token_);
     if (!allowed) {
-        log_.warn("admin unauthorized path=", printable(call.path()), " from=", printable(call.param("REMOTE_ADDR")));
-        call.header("WWW-Authenticate", "Bearer");
-        answer_error(call, 401, "unauthorized");
+        log_.warn("admin unauthorized path=", printable(req.path()), " from=", printable(req.param("REMOTE_ADDR")));
+        res.header("WWW-Authenticate", "Bearer");
+        answer_error(res, 401, "unauthorized");
         return;
     }
-    std::string_view endpoint = call.path().substr(prefix_.size());
+    std::string_view endpoint = req.path().substr(prefix_.size());
     if (endpoint == "status") {
-        if (method_is(call, "GET")) status(call);
+        if (method_is(req, res, "GET")) status(res);
     } else if (endpoint == "reload") {
-        if (method_is(call, "POST")) reload(call);
+        if (method_is(req, res, "POST")) reload(req, res);
     } else if (endpoint == "rollback") {
-        if (method_is(call, "POST")) rollback(call);
+        if (method_is(req, res, "POST")) rollback(req, res);
     } else if (endpoint == "metrics") {
-        if (method_is(call, "GET")) metrics(call);
+        if (method_is(req, res, "GET")) metrics(res);
     } else {
-        answer_error(call, 404, "no admin endpoint " + std::string(endpoint.substr(0, 64)));
+        answer_error(res, 404, "no admin endpoint " + std::string(endpoint.substr(0, 64)));
     }
 }
 
-void admin::status(fcgi_request& call) {
+void admin::status(response& res) {
     json_writer json;
     auto uptime = std::chrono::duration<double>(std::chrono::system_clock::now() - facts_.started_at).count();
     json.begin_object()
@@ -212,37 +212,37 @@ void admin::status(fcgi_request& call) {
         json.end_object();
     }
     json.end_array().end_object();
-    answer(call, 200, json);
+    answer(res, 200, json);
 }
 
-void admin::reload(fcgi_request& call) {
-    std::string pattern = query_value(call.query(), "route");
+void admin::reload(request& req, response& res) {
+    std::string pattern = query_value(req.query(), "route");
     json_writer json;
     if (pattern.empty()) {
         auto swaps = reloader_.reload_everything();
-        if (!swaps) return answer_error(call, status_for(swaps.kind()), swaps.reason());
+        if (!swaps) return answer_error(res, status_for(swaps.kind()), swaps.reason());
         json.begin_object().key("routes").begin_array();
         for (const auto& swap : *swaps) write_swap(json, swap);
         json.end_array().end_object();
-        return answer(call, 200, json);
+        return answer(res, 200, json);
     }
     auto swap = routes_.reload(pattern);
-    if (!swap) return answer_error(call, status_for(swap.kind()), swap.reason());
+    if (!swap) return answer_error(res, status_for(swap.kind()), swap.reason());
     write_swap(json, *swap);
-    answer(call, 200, json);
+    answer(res, 200, json);
 }
 
-void admin::rollback(fcgi_request& call) {
-    std::string pattern = query_value(call.query(), "route");
-    if (pattern.empty()) return answer_error(call, 400, "rollback needs ?route=PATH");
+void admin::rollback(request& req, response& res) {
+    std::string pattern = query_value(req.query(), "route");
+    if (pattern.empty()) return answer_error(res, 400, "rollback needs ?route=PATH");
     auto swap = routes_.rollback(pattern);
-    if (!swap) return answer_error(call, status_for(swap.kind()), swap.reason());
+    if (!swap) return answer_error(res, status_for(swap.kind()), swap.reason());
     json_writer json;
     write_swap(json, *swap);
-    answer(call, 200, json);
+    answer(res, 200, json);
 }
 
-void admin::metrics(fcgi_request& call) {
+void admin::metrics(response& res) {
     std::string out;
     auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
         out.append("# HELP ").append(name).append(" ").append(help).append("\n");
@@ -291,9 +291,9 @@ void admin::metrics(fcgi_request& call) {
     sample("replug_uptime_seconds", "",
            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - facts_.started_at).count());
 
-    call.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    call.header("Cache-Control", "no-store");
-    call.write(out);
+    res.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    res.header("Cache-Control", "no-store");
+    res.write(out);
 }
 
 }  // namespace replug

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "fcgi_request.hpp"
+#include "replug/module.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
 #include "route_control.hpp"
@@ -48,14 +48,14 @@ public:
     // Where the endpoints live: mount handle() there.
     const std::string& prefix() const { return prefix_; }
 
-    // REQUIRES: call.path() starts with prefix().
-    void handle(fcgi_request& call);
+    // REQUIRES: req.path() starts with prefix().
+    void handle(request& req, response& res);
 
 private:
-    void status(fcgi_request& call);
-    void reload(fcgi_request& call);
-    void rollback(fcgi_request& call);
-    void metrics(fcgi_request& call);
+    void status(response& res);
+    void reload(request& req, response& res);
+    void rollback(request& req, response& res);
+    void metrics(response& res);
 
     std::string prefix_;
     std::string token_;

@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
                                            std::chrono::system_clock::now(), [&workers] { return workers->busy(); }},
                       log);
         for (auto* each : {&everything, &admin_only})
-            each->mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call); });
+            each->mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call, call); });
     }
 
     FCGX_Init();
