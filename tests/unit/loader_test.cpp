@@ -1,12 +1,20 @@
 // Module file -> loaded version. Every load gives the bytes on disk at that
 // moment, whatever is loaded already and however the file was replaced; the
 // user's file is never mapped; a dropped version is really unmapped; a refused
-// module leaves nothing behind and says why.
+// module leaves nothing behind and says why. Sealing alone maps nothing; a
+// sealed copy cannot change, and each load of it is a copy of its own.
 #define BOOST_TEST_MODULE loader
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "loader.hpp"
 #include "log.hpp"
@@ -245,6 +253,204 @@ BOOST_AUTO_TEST_CASE(a_load_hook_that_accepts) {
     auto version = load_ok("hooks", 1);
     BOOST_TEST(body_of(*version) == "hooked 0");
     BOOST_TEST(version->version() == "hooks");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The two halves: seal (the master's: never maps code) and load of a sealed
+// copy (the worker's).
+BOOST_FIXTURE_TEST_SUITE(sealing, loader_fixture)
+
+namespace {
+
+replug::sealed_module seal_ok(replug::loader& modules, const fs::path& file, const std::string& module) {
+    auto sealed = modules.seal(file, module);
+    BOOST_TEST_REQUIRE(sealed.ok(), "seal failed: " << replug::testing::reason_of(sealed));
+    return std::move(*sealed);
+}
+
+// The name of the memfd behind FD, as /proc/self/maps would show it.
+std::string memfd_name(int fd) {
+    auto target = fs::read_symlink("/proc/self/fd/" + std::to_string(fd)).string();
+    BOOST_TEST_REQUIRE(target.starts_with("/memfd:"), target);
+    target = target.substr(std::string_view("/memfd:").size());
+    if (target.ends_with(" (deleted)")) target.resize(target.size() - std::string_view(" (deleted)").size());
+    return target;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sealing_maps_nothing) {
+    install(example_module("pluggable"));
+    auto sealed = seal_ok(modules, live, "pluggable");
+    BOOST_TEST(sealed.file == live);
+    BOOST_TEST(sealed.inode == replug::testing::inode_of(live));
+    BOOST_TEST(sealed.size == static_cast<off_t>(fs::file_size(live)));
+    std::string name = memfd_name(sealed.memfd.get());
+    BOOST_TEST(name.starts_with("replug:pluggable:"), name);
+
+    // One descriptor, no mapping: neither of the copy nor of the user's file.
+    BOOST_TEST(open_copies("pluggable") == 1u);
+    BOOST_TEST(!replug::mapped(name));
+    BOOST_TEST(mapped_copies("pluggable").empty());
+    BOOST_TEST(!replug::testing::file_is_mapped(live));
+
+    // Loading it is what maps it.
+    auto version = modules.load(sealed, "pluggable", "serve", 1);
+    BOOST_TEST_REQUIRE(version.ok(), replug::testing::reason_of(version));
+    BOOST_TEST(replug::mapped(name));
+    BOOST_TEST(body_of(**version) == first);
+}
+
+BOOST_AUTO_TEST_CASE(the_sealed_copy_refuses_every_change) {
+    install(test_module("pluggable_v2"));
+    auto sealed = seal_ok(modules, live, "pluggable");
+    int fd = sealed.memfd.get();
+    int seals = ::fcntl(fd, F_GET_SEALS);
+    BOOST_TEST(seals >= 0);
+    BOOST_TEST((seals & F_SEAL_WRITE) != 0);
+    BOOST_TEST((seals & F_SEAL_SHRINK) != 0);
+    BOOST_TEST((seals & F_SEAL_GROW) != 0);
+    BOOST_TEST((seals & F_SEAL_SEAL) != 0);  // and the seals cannot be taken off
+
+    errno = 0;
+    BOOST_TEST(::pwrite(fd, "x", 1, 0) == -1);
+    BOOST_TEST(errno == EPERM);
+    errno = 0;
+    BOOST_TEST(::ftruncate(fd, 0) == -1);
+    BOOST_TEST(errno == EPERM);
+    errno = 0;
+    BOOST_TEST(::ftruncate(fd, sealed.size + 4096) == -1);
+    BOOST_TEST(errno == EPERM);
+    errno = 0;
+    void* writable = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    BOOST_TEST(writable == MAP_FAILED);
+    BOOST_TEST(errno == EPERM);
+    if (writable != MAP_FAILED) ::munmap(writable, 4096);
+
+    // The bytes are the file's.
+    std::string copy(static_cast<std::size_t>(sealed.size), '\0');
+    BOOST_TEST(::pread(fd, copy.data(), copy.size(), 0) == static_cast<ssize_t>(copy.size()));
+    BOOST_TEST((copy == read_file(live)));
+}
+
+BOOST_AUTO_TEST_CASE(sha256_is_the_one_sha256sum_prints) {
+    install(test_module("pluggable_v2"));
+    const std::string v2_sum = replug::testing::sha256sum(live);
+    auto sealed = seal_ok(modules, live, "pluggable");
+    BOOST_TEST(sealed.sha256 == v2_sum);
+    auto v2 = load_ok("pluggable", 1);
+    BOOST_TEST(v2->origin().sha256 == v2_sum);
+
+    // It names the bytes loaded, not the file as it is now.
+    replug::testing::overwrite_in_place(live, read_file(test_module("pluggable_v3")));
+    const std::string v3_sum = replug::testing::sha256sum(live);
+    BOOST_TEST(v3_sum != v2_sum);
+    BOOST_TEST(v2->origin().sha256 == v2_sum);
+    auto v3 = load_ok("pluggable", 2);
+    BOOST_TEST(v3->origin().sha256 == v3_sum);
+}
+
+// glibc tells loaded objects apart by device and inode too, not only by path:
+// one memfd loaded twice through two descriptors would be one object. Each
+// load must still be a copy of its own, with its own statics.
+BOOST_AUTO_TEST_CASE(sealed_once_loaded_twice_gives_two_independent_copies) {
+    install(test_module("counter_v1"));
+    std::shared_ptr<module_version> a, b;
+    {
+        auto sealed = seal_ok(modules, live, "counter");
+        auto first_load = modules.load(sealed, "counter", "serve", 1);
+        auto second_load = modules.load(sealed, "counter", "serve", 2);
+        BOOST_TEST_REQUIRE(first_load.ok(), replug::testing::reason_of(first_load));
+        BOOST_TEST_REQUIRE(second_load.ok(), replug::testing::reason_of(second_load));
+        a = std::move(*first_load);
+        b = std::move(*second_load);
+        BOOST_TEST(open_copies("counter") == 3u);  // the sealed one and one per loaded copy
+    }
+    // The sealed module is gone; both copies serve on.
+    BOOST_TEST(open_copies("counter") == 2u);
+    BOOST_TEST(mapped_copies("counter").size() == 2u);
+    BOOST_TEST(a->handler() != b->handler());
+    BOOST_TEST(body_of(*a) == "counter 1 count=1");
+    BOOST_TEST(body_of(*a) == "counter 1 count=2");
+    BOOST_TEST(body_of(*b) == "counter 1 count=1");
+    BOOST_TEST(a->origin().sha256 == b->origin().sha256);
+    BOOST_TEST(a->generation() == 1u);
+    BOOST_TEST(b->generation() == 2u);
+
+    a.reset();
+    BOOST_TEST(mapped_copies("counter").size() == 1u);
+    BOOST_TEST(open_copies("counter") == 1u);
+    BOOST_TEST(body_of(*b) == "counter 1 count=2");
+    b.reset();
+    BOOST_TEST(mapped_copies("counter").empty());
+    BOOST_TEST(open_copies("counter") == 0u);
+}
+
+// Loaded again after its copy was dropped: the memfd itself, fresh statics.
+BOOST_AUTO_TEST_CASE(a_sealed_module_loads_again_after_its_copy_is_dropped) {
+    install(test_module("counter_v1"));
+    auto sealed = seal_ok(modules, live, "counter");
+    for (std::uint64_t generation = 1; generation <= 3; ++generation) {
+        auto version = modules.load(sealed, "counter", "serve", generation);
+        BOOST_TEST_REQUIRE(version.ok(), replug::testing::reason_of(version));
+        BOOST_TEST(body_of(**version) == "counter 1 count=1");
+        BOOST_TEST(mapped_copies("counter").size() == 1u);
+    }
+    BOOST_TEST(mapped_copies("counter").empty());
+    BOOST_TEST(open_copies("counter") == 1u);  // the sealed one
+}
+
+BOOST_AUTO_TEST_CASE(loads_of_one_sealed_module_from_two_threads_stay_independent) {
+    install(test_module("counter_v1"));
+    auto sealed = seal_ok(modules, live, "counter");
+    const std::size_t rounds = replug::testing::scaled(20);
+    std::atomic<std::size_t> shared_statics{0}, failed{0};
+    auto keep_loading = [&] {
+        std::shared_ptr<module_version> kept;
+        for (std::size_t i = 0; i < rounds; ++i) {
+            auto version = modules.load(sealed, "counter", "serve", i + 1);
+            if (!version) {
+                ++failed;
+                continue;
+            }
+            if (body_of(**version) != "counter 1 count=1") ++shared_statics;
+            kept = std::move(*version);  // one alive while the next loads; the one before drops
+        }
+    };
+    std::thread other(keep_loading);
+    keep_loading();
+    other.join();
+    BOOST_TEST(failed.load() == 0u);
+    BOOST_TEST(shared_statics.load() == 0u);
+    BOOST_TEST(mapped_copies("counter").empty());
+    BOOST_TEST(open_copies("counter") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_seal_leaves_nothing_open) {
+    replug::testing::overwrite_in_place(live, "this is not a module\n" + std::string(8192, 'x'));
+    auto sealed = modules.seal(live, "pluggable");
+    BOOST_TEST_REQUIRE(!sealed.ok());
+    BOOST_TEST(contains(sealed.reason(), "not an ELF file"), sealed.reason());
+    BOOST_TEST(contains(sealed.reason(), live.string()), sealed.reason());
+    BOOST_TEST(open_copies("pluggable") == 0u);
+}
+
+// A memfd that anyone could still write is not loaded.
+BOOST_AUTO_TEST_CASE(an_unsealed_memfd_is_refused) {
+    install(test_module("pluggable_v2"));
+    std::string bytes = read_file(live);
+    replug::unique_fd unsealed(::memfd_create("replug:pluggable:unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    BOOST_TEST_REQUIRE(unsealed.get() >= 0);
+    BOOST_TEST_REQUIRE(::write(unsealed.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    replug::sealed_module forged{std::move(unsealed), live, replug::testing::inode_of(live),
+                                 static_cast<off_t>(bytes.size()), replug::testing::sha256sum(live)};
+    auto version = modules.load(forged, "pluggable", "serve", 1);
+    BOOST_TEST_REQUIRE(!version.ok());
+    BOOST_TEST(contains(version.reason(), "sealed"), version.reason());
+    BOOST_TEST(contains(version.reason(), live.string()), version.reason());
+    BOOST_TEST(mapped_copies("pluggable").empty());
+    BOOST_TEST(open_copies("pluggable") == 1u);  // only the forged one, still ours
 }
 
 BOOST_AUTO_TEST_SUITE_END()

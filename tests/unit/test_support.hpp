@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -197,6 +198,22 @@ inline std::size_t open_copies(const std::string& module) {
         if (!unreadable && target.string().find(needle) != std::string::npos) ++count;
     }
     return count;
+}
+
+// What the sha256sum command prints for FILE: its digest in lowercase hex.
+// An implementation independent of the server's, to check it against.
+inline std::string sha256sum(const fs::path& file) {
+    std::string quoted = "'";
+    for (char c : file.string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    std::string command = "sha256sum -- " + quoted;
+    FILE* output = ::popen(command.c_str(), "r");
+    if (!output) throw std::runtime_error("cannot run " + command);
+    char digest[65] = {};
+    std::size_t got = std::fread(digest, 1, 64, output);
+    int status = ::pclose(output);
+    if (got != 64 || status != 0) throw std::runtime_error(command + " failed");
+    return std::string(digest, 64);
 }
 
 // True when a file the process maps has exactly this path (the user's module
