@@ -97,6 +97,13 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
     swap_report report{target.pattern,        books.spec.module,   version->origin().file.string(),
                        {},                    0,                   version->version(),
                        version->generation(), version->load_milliseconds()};
+    if (version == target.current_.load()) {  // a table that keeps this route as it is
+        report.old_version = version->version();
+        report.old_generation = version->generation();
+        return report;
+    }
+    bool going_back = version == books.previous;  // as rollback() does: one level deep
+    ++table_changes_;  // a table staged before this is stale
     books.next_generation = version->generation() + 1;
     target.reloads_ok_.fetch_add(1, std::memory_order_relaxed);
     swap_seconds_.observe(version->load_milliseconds() / 1000.0);
@@ -105,7 +112,12 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
         report.old_version = old->version();
         report.old_generation = old->generation();
     }
-    retire(books, std::exchange(books.previous, std::move(old)));
+    if (going_back) {
+        books.previous.reset();
+        retire(books, std::move(old));
+    } else {
+        retire(books, std::exchange(books.previous, std::move(old)));
+    }
     books.last_error.clear();
     if (report.old_generation == 0)
         log_.info("load route=", report.pattern, " module=", report.module, " version=", report.new_version,
@@ -122,11 +134,9 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
                                                   const std::vector<std::filesystem::path>& search_path) {
     lock_guard lock(mutex_);
     resolver candidate_resolver(search_path);
-    auto old_table = table();
 
     // Load everything first: a failure must leave the old table untouched.
-    std::vector<std::shared_ptr<route>> routes;
-    std::vector<std::shared_ptr<module_version>> versions;
+    staged_table staged;
     for (const auto& spec : specs) {
         auto existing = find(spec.pattern);
         auto file = candidate_resolver.resolve(spec.module);
@@ -140,25 +150,77 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
             if (existing) record_failure(*existing, version.reason());
             return failure{"route " + spec.pattern + ": " + version.reason()};
         }
-        routes.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
-        versions.push_back(std::move(*version));
+        staged.specs_.push_back(spec);
+        staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
+        staged.versions_.push_back(std::move(*version));
     }
+    resolver_ = std::move(candidate_resolver);
+    return install(std::move(staged));
+}
 
+outcome<staged_table> registry::stage(std::vector<route_install> table) {
+    lock_guard lock(mutex_);
+    staged_table staged;
+    staged.base_ = table_changes_;
+    for (auto& each : table) {
+        const auto& spec = each.spec;
+        auto existing = find(spec.pattern);
+        std::shared_ptr<module_version> version;
+        if (existing) {  // a version this process holds already is taken as it is
+            auto current = existing->current_.load();
+            const auto& previous = books_of(*existing).previous;
+            if (current->generation() == each.generation)
+                version = std::move(current);
+            else if (previous && previous->generation() == each.generation) {
+                if (auto why = previous->take_state_from(current.get()))
+                    return failure{"route " + spec.pattern + ": back to generation " +
+                                   std::to_string(each.generation) + " refused: " + why->reason};
+                version = previous;
+            }
+        }
+        if (!version) {
+            if (!each.module)
+                return failure{"route " + spec.pattern + ": generation " + std::to_string(each.generation) +
+                               " is not loaded here and no module was sent"};
+            auto loaded = loader_.load(*each.module, spec.module, spec.symbol, each.generation);
+            if (loaded) {
+                if (auto why = (*loaded)->take_state_from(existing ? existing->current_.load().get() : nullptr))
+                    loaded = *why;
+            }
+            if (!loaded) return failure{"route " + spec.pattern + ": " + loaded.reason()};
+            version = std::move(*loaded);
+        }
+        staged.specs_.push_back(spec);
+        staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
+        staged.versions_.push_back(std::move(version));
+    }
+    return staged;
+}
+
+outcome<std::vector<swap_report>> registry::commit(staged_table staged) {
+    lock_guard lock(mutex_);
+    if (staged.base_ != table_changes_)
+        return failure{"the route table changed since this one was staged", failure_kind::conflict};
+    return install(std::move(staged));
+}
+
+std::vector<swap_report> registry::install(staged_table staged) {
     std::vector<swap_report> reports;
     std::vector<std::string> patterns;
-    for (std::size_t i = 0; i < routes.size(); ++i) {
-        books_of(*routes[i]).spec = specs[i];
-        reports.push_back(commit(*routes[i], std::move(versions[i])));
-        patterns.push_back(specs[i].pattern);
+    for (std::size_t i = 0; i < staged.routes_.size(); ++i) {
+        books_of(*staged.routes_[i]).spec = staged.specs_[i];
+        reports.push_back(commit(*staged.routes_[i], std::move(staged.versions_[i])));
+        patterns.push_back(staged.specs_[i].pattern);
     }
+    auto old_table = table();
     auto table = std::make_shared<route_table>();
     table->paths = router(patterns);
-    table->routes = std::move(routes);
+    table->routes = std::move(staged.routes_);
     table_.store(std::move(table), std::memory_order_release);
-    resolver_ = std::move(candidate_resolver);
 
     for (const auto& gone : old_table->routes)
-        if (std::none_of(specs.begin(), specs.end(), [&](const auto& s) { return s.pattern == gone->pattern; })) {
+        if (std::none_of(staged.specs_.begin(), staged.specs_.end(),
+                         [&](const auto& s) { return s.pattern == gone->pattern; })) {
             books_.erase(gone->pattern);
             log_.info("route removed route=", gone->pattern, " (its requests finish on their version)");
         }
@@ -199,6 +261,7 @@ outcome<swap_report> registry::rollback(std::string_view pattern) {
     if (auto why = books.previous->take_state_from(target->current_.load().get()))
         return failure{"route " + std::string(pattern) + ": rollback refused: " + why->reason};
     auto back = std::move(books.previous);
+    ++table_changes_;  // a table staged before this is stale
     swap_report report{target->pattern, books.spec.module, back->origin().file.string(),
                        {}, 0, back->version(), back->generation(), 0};
     auto old = target->current_.exchange(std::move(back), std::memory_order_acq_rel);

@@ -91,6 +91,33 @@ private:
     std::chrono::steady_clock::time_point started_;
 };
 
+// One route of a table that the master installs in a worker.
+struct route_install {
+    route_spec spec;
+    std::uint64_t generation = 0;
+    // The version's checked bytes. Absent when this process holds that
+    // generation of the route already (as its current or previous version):
+    // that copy is taken as it is.
+    std::optional<sealed_module> module;
+};
+
+// A route table loaded and checked (load hooks and state imports run), not
+// yet serving: made by registry::stage, made current by registry::commit,
+// unloaded again when dropped.
+class staged_table {
+public:
+    std::size_t size() const { return routes_.size(); }
+    // The version staged for route I (in the order given to stage).
+    const module_version& version(std::size_t i) const { return *versions_[i]; }
+
+private:
+    friend class registry;
+    std::vector<route_spec> specs_;
+    std::vector<std::shared_ptr<route>> routes_;
+    std::vector<std::shared_ptr<module_version>> versions_;
+    std::uint64_t base_ = 0;  // the registry's change count it was staged against
+};
+
 // The routes of one process. Single-process mode serves them directly; in a
 // worker, the master sends the tables it installs (see stage and commit).
 class registry final : public route_control {
@@ -100,6 +127,15 @@ public:
     // Pins the route PATH is routed to now, and its current version; nullopt
     // when no route takes PATH. Lock-free.
     std::optional<route_pin> pin(std::string_view path) const;
+
+    // Loads every route of TABLE that this process does not hold yet, runs
+    // its load hook and state import; nothing serves it until commit. The
+    // failure names the route. Routes not in TABLE are removed by commit.
+    outcome<staged_table> stage(std::vector<route_install> table) EXCLUDES(mutex_);
+
+    // Makes STAGED the route table, as apply() does once everything loaded.
+    // conflict when the table changed since STAGED was staged.
+    outcome<std::vector<swap_report>> commit(staged_table staged) EXCLUDES(mutex_);
 
     // route_control, in this process.
     outcome<std::vector<swap_report>> apply(const std::vector<route_spec>& specs,
@@ -129,6 +165,7 @@ private:
     // VERSION (may be null) drains: the last request pinning it unloads it.
     static void retire(route_books& books, std::shared_ptr<module_version> version);
     swap_report commit(route& target, std::shared_ptr<module_version> version) REQUIRES(mutex_);
+    std::vector<swap_report> install(staged_table staged) REQUIRES(mutex_);
     // Counts a failed load of TARGET and keeps WHY for status.
     void record_failure(route& target, const std::string& why) REQUIRES(mutex_);
 
@@ -138,6 +175,7 @@ private:
     resolver resolver_ GUARDED_BY(mutex_);
     std::map<std::string, route_books, std::less<>> books_ GUARDED_BY(mutex_);  // by pattern
     std::atomic<std::shared_ptr<const route_table>> table_;
+    std::uint64_t table_changes_ GUARDED_BY(mutex_) = 0;
     histogram swap_seconds_{histogram::swap_buckets};
 };
 

@@ -372,6 +372,72 @@ BOOST_AUTO_TEST_CASE(a_pin_outlives_its_route) {
     BOOST_TEST(mapped_copies("hello").empty());
 }
 
+// How a worker installs the tables its master sends: stage, then commit.
+BOOST_AUTO_TEST_CASE(stage_and_commit_install_a_table_the_master_sent) {
+    auto sealed = [&](const char* module_file) {
+        auto made = modules.seal(directory / module_file, "pluggable");
+        BOOST_TEST_REQUIRE(made.ok(), replug::testing::reason_of(made));
+        return std::move(*made);
+    };
+    std::vector<replug::route_install> first_table;
+    first_table.push_back({{"/p", "pluggable", "serve"}, 7, sealed("pluggable.so")});
+    auto staged = routes.stage(std::move(first_table));
+    BOOST_TEST_REQUIRE(staged.ok(), replug::testing::reason_of(staged));
+    BOOST_TEST(staged->version(0).generation() == 7u);
+    BOOST_TEST(serve("/p") == "(no route)");  // staged, not serving
+    auto committed = routes.commit(std::move(*staged));
+    BOOST_TEST_REQUIRE(committed.ok(), replug::testing::reason_of(committed));
+    BOOST_TEST(serve("/p") == second);
+    BOOST_TEST(status_of("/p").current.generation == 7u);
+
+    // Generation 8 from new bytes; then the same generation again is kept as it is.
+    replace_by_rename(directory / "pluggable.so", v3_bytes);
+    std::vector<replug::route_install> second_table;
+    second_table.push_back({{"/p", "pluggable", "serve"}, 8, sealed("pluggable.so")});
+    BOOST_TEST_REQUIRE(routes.commit(std::move(*routes.stage(std::move(second_table)))).ok());
+    BOOST_TEST(serve("/p") == third);
+    auto generation_8 = serving("/p");
+    std::vector<replug::route_install> same;
+    same.push_back({{"/p", "pluggable", "serve"}, 8, std::nullopt});
+    auto kept = routes.commit(std::move(*routes.stage(std::move(same))));
+    BOOST_TEST_REQUIRE(kept.ok(), replug::testing::reason_of(kept));
+    BOOST_TEST(kept->at(0).old_generation == 8u);
+    BOOST_TEST(kept->at(0).new_generation == 8u);
+    BOOST_TEST(serving("/p") == generation_8);
+    BOOST_TEST(status_of("/p").previous->generation == 7u);
+
+    // Back to generation 7, which this process still holds: no bytes needed.
+    std::vector<replug::route_install> back;
+    back.push_back({{"/p", "pluggable", "serve"}, 7, std::nullopt});
+    BOOST_TEST_REQUIRE(routes.commit(std::move(*routes.stage(std::move(back)))).ok());
+    BOOST_TEST(serve("/p") == second);
+    BOOST_TEST(!status_of("/p").previous.has_value());
+    BOOST_TEST(mapped_copies("pluggable").size() <= 2u);  // generation 8 drains away
+
+    // A generation this process never had, without bytes: refused, nothing changes.
+    std::vector<replug::route_install> unknown;
+    unknown.push_back({{"/p", "pluggable", "serve"}, 9, std::nullopt});
+    auto refused = routes.stage(std::move(unknown));
+    BOOST_TEST_REQUIRE(!refused.ok());
+    BOOST_TEST(contains(refused.reason(), "route /p: generation 9 is not loaded here"), refused.reason());
+    BOOST_TEST(serve("/p") == second);
+}
+
+BOOST_AUTO_TEST_CASE(a_staged_table_goes_stale_when_the_table_changes) {
+    apply_ok({{"/p", "pluggable", "serve"}});
+    auto bytes = modules.seal(directory / "pluggable.so", "pluggable");
+    BOOST_TEST_REQUIRE(bytes.ok(), replug::testing::reason_of(bytes));
+    std::vector<replug::route_install> table;
+    table.push_back({{"/p", "pluggable", "serve"}, 5, std::move(*bytes)});
+    auto staged = routes.stage(std::move(table));
+    BOOST_TEST_REQUIRE(staged.ok(), replug::testing::reason_of(staged));
+    BOOST_TEST_REQUIRE(routes.reload("/p").ok());  // meanwhile
+    auto committed = routes.commit(std::move(*staged));
+    BOOST_TEST_REQUIRE(!committed.ok());
+    BOOST_TEST(committed.kind() == failure_kind::conflict);
+    BOOST_TEST(status_of("/p").current.generation == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Four threads serve requests the way the dispatcher does (pin -> call ->
