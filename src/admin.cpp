@@ -36,6 +36,7 @@ void write_version(json_writer& json, const version_status& version) {
         .field("loaded_at", version.loaded_at)
         .field("load_ms", version.load_milliseconds)
         .field("in_flight", version.in_flight)
+        .field("sha256", version.sha256)
         .end_object();
 }
 
@@ -194,6 +195,7 @@ void admin::status(response& res) {
             .field("requests", route.requests)
             .field("errors", route.errors)
             .field("in_flight", route.in_flight)
+            .field("crashes", route.crashes)
             .key("current");
         write_version(json, route.current);
         json.key("previous");
@@ -226,7 +228,7 @@ void admin::reload(request& req, response& res) {
         json.end_array().end_object();
         return answer(res, 200, json);
     }
-    auto swap = routes_.reload(pattern);
+    auto swap = routes_.reload(pattern, {.force = query_value(req.query(), "force") == "1"});
     if (!swap) return answer_error(res, status_for(swap.kind()), swap.reason());
     write_swap(json, *swap);
     answer(res, 200, json);
@@ -275,6 +277,8 @@ void admin::metrics(response& res) {
                   sample("replug_reloads_total", l + ",result=\"ok\"", r.reloads_ok);
                   sample("replug_reloads_total", l + ",result=\"failed\"", r.reloads_failed);
               });
+    per_route("replug_handler_crashes_total", "counter", "Worker processes that died in a handler of the route.",
+              [&](const route_status& r, const std::string& l) { sample("replug_handler_crashes_total", l, r.crashes); });
     per_route("replug_versions_draining", "gauge", "Retired versions still running requests, per route.",
               [&](const route_status& r, const std::string& l) {
                   sample("replug_versions_draining", l, r.draining.size());

@@ -17,7 +17,8 @@ version_status describe(const module_version& version) {
             static_cast<std::int64_t>(origin.size),
             version.loaded_at(),
             version.load_milliseconds(),
-            version.in_flight.load(std::memory_order_relaxed)};
+            version.in_flight.load(std::memory_order_relaxed),
+            origin.sha256};
 }
 
 std::string milliseconds(double value) {
@@ -227,7 +228,7 @@ std::vector<swap_report> registry::install(staged_table staged) {
     return reports;
 }
 
-outcome<swap_report> registry::reload(std::string_view pattern) {
+outcome<swap_report> registry::reload(std::string_view pattern, reload_options) {
     lock_guard lock(mutex_);
     auto target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};

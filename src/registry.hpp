@@ -141,7 +141,7 @@ public:
     outcome<std::vector<swap_report>> apply(const std::vector<route_spec>& specs,
                                             const std::vector<std::filesystem::path>& search_path) override
         EXCLUDES(mutex_);
-    outcome<swap_report> reload(std::string_view pattern) override EXCLUDES(mutex_);
+    outcome<swap_report> reload(std::string_view pattern, reload_options options = {}) override EXCLUDES(mutex_);
     outcome<swap_report> rollback(std::string_view pattern) override EXCLUDES(mutex_);
     std::vector<route_status> status() const override EXCLUDES(mutex_);
     histogram_snapshot swap_seconds() const override { return swap_seconds_.snapshot(); }

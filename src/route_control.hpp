@@ -41,6 +41,7 @@ struct version_status {
     std::chrono::system_clock::time_point loaded_at;
     double load_milliseconds = 0;
     std::int64_t in_flight = 0;
+    std::string sha256;  // of the bytes loaded
 };
 
 // Everything status and metrics show of one route.
@@ -54,9 +55,14 @@ struct route_status {
     std::int64_t in_flight = 0;
     std::uint64_t reloads_ok = 0;
     std::uint64_t reloads_failed = 0;
+    std::uint64_t crashes = 0;  // workers that died in this route's handler (worker processes only)
     histogram_snapshot latency_seconds;
     std::string last_error;
     std::chrono::system_clock::time_point last_error_at;
+};
+
+struct reload_options {
+    bool force = false;
 };
 
 class route_control {
@@ -72,8 +78,9 @@ public:
 
     // Reloads the route whose pattern is PATTERN from the file its module
     // resolves to now. not_found for an unknown route; on any other failure
-    // the route keeps serving its old version.
-    virtual outcome<swap_report> reload(std::string_view pattern) = 0;
+    // the route keeps serving its old version. Bytes that were rolled back
+    // automatically are refused unless OPTIONS.force.
+    virtual outcome<swap_report> reload(std::string_view pattern, reload_options options = {}) = 0;
 
     // Swaps the route back to its previous version; conflict when it has none.
     virtual outcome<swap_report> rollback(std::string_view pattern) = 0;

@@ -1,0 +1,138 @@
+#include "worker_messages.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace replug {
+
+namespace {
+
+constexpr std::size_t route_fields = 9;
+
+failure malformed(std::string_view what) {
+    return failure{"malformed " + std::string(what) + " message"};
+}
+
+bool is(const fields& message, std::string_view name, std::size_t at_least) {
+    return message.size() >= at_least && message[0] == name;
+}
+
+std::string milliseconds_text(double value) {
+    char text[32];
+    auto [end, error] = std::to_chars(text, text + sizeof text, value);
+    return error == std::errc{} ? std::string(text, end) : "0";
+}
+
+}  // namespace
+
+std::string decimal(std::uint64_t number) { return std::to_string(number); }
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+    std::uint64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+fields encode_start(const worker_settings& settings) {
+    return {"start",
+            decimal(settings.slot),
+            decimal(settings.threads),
+            decimal(static_cast<std::uint64_t>(settings.level)),
+            decimal(static_cast<std::uint64_t>(settings.drain_timeout.count())),
+            settings.admin_prefix};
+}
+
+outcome<worker_settings> decode_start(const fields& message) {
+    if (!is(message, "start", 6)) return malformed("start");
+    auto slot = parse_decimal(message[1]);
+    auto threads = parse_decimal(message[2]);
+    auto level = parse_decimal(message[3]);
+    auto drain = parse_decimal(message[4]);
+    if (!slot || !threads || !level || *level > 3 || !drain) return malformed("start");
+    return worker_settings{static_cast<unsigned>(*slot), static_cast<unsigned>(*threads),
+                           static_cast<log_level>(*level), std::chrono::milliseconds(*drain), message[5]};
+}
+
+fields encode_load(std::uint64_t transaction, const std::vector<table_route>& table) {
+    fields message{"load", decimal(transaction), decimal(table.size())};
+    for (const auto& route : table) {
+        message.insert(message.end(), {route.spec.pattern, route.spec.module, route.spec.symbol, decimal(route.slot),
+                                       decimal(route.generation), route.file, decimal(route.inode),
+                                       decimal(static_cast<std::uint64_t>(route.size)), route.sha256});
+    }
+    return message;
+}
+
+outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fields& message) {
+    if (!is(message, "load", 3)) return malformed("load");
+    auto transaction = parse_decimal(message[1]);
+    auto count = parse_decimal(message[2]);
+    if (!transaction || !count || message.size() != 3 + *count * route_fields) return malformed("load");
+    std::vector<table_route> table;
+    for (std::size_t i = 3; i < message.size(); i += route_fields) {
+        auto slot = parse_decimal(message[i + 3]);
+        auto generation = parse_decimal(message[i + 4]);
+        auto inode = parse_decimal(message[i + 6]);
+        auto size = parse_decimal(message[i + 7]);
+        if (!slot || !generation || !inode || !size) return malformed("load");
+        table.push_back({{message[i], message[i + 1], message[i + 2]},
+                         static_cast<std::uint32_t>(*slot),
+                         *generation,
+                         message[i + 5],
+                         *inode,
+                         static_cast<std::int64_t>(*size),
+                         message[i + 8]});
+    }
+    return std::pair{*transaction, std::move(table)};
+}
+
+fields encode_prepared(std::uint64_t transaction, const std::vector<prepared_route>& routes) {
+    fields message{"prepared", decimal(transaction)};
+    for (const auto& route : routes) {
+        message.push_back(route.version);
+        message.push_back(milliseconds_text(route.load_milliseconds));
+    }
+    return message;
+}
+
+outcome<std::vector<prepared_route>> decode_prepared(const fields& message, std::size_t routes) {
+    if (!is(message, "prepared", 2) || message.size() != 2 + 2 * routes) return malformed("prepared");
+    std::vector<prepared_route> prepared;
+    for (std::size_t i = 2; i < message.size(); i += 2) {
+        double load = 0;
+        auto [end, error] = std::from_chars(message[i + 1].data(), message[i + 1].data() + message[i + 1].size(), load);
+        if (error != std::errc{}) return malformed("prepared");
+        prepared.push_back({message[i], load});
+    }
+    return prepared;
+}
+
+fields encode_admin_call(const admin_call& call) {
+    return {"admin", call.method, call.path, call.query, call.authorization, call.remote_address};
+}
+
+outcome<admin_call> decode_admin_call(const fields& message) {
+    if (!is(message, "admin", 6) || message.size() != 6) return malformed("admin");
+    return admin_call{message[1], message[2], message[3], message[4], message[5]};
+}
+
+fields encode_admin_answer(const admin_answer& answer) {
+    fields message{"answer", decimal(static_cast<std::uint64_t>(answer.status)), answer.body};
+    for (const auto& [name, value] : answer.headers) {
+        message.push_back(name);
+        message.push_back(value);
+    }
+    return message;
+}
+
+outcome<admin_answer> decode_admin_answer(const fields& message) {
+    if (!is(message, "answer", 3) || message.size() % 2 != 1) return malformed("answer");
+    auto status = parse_decimal(message[1]);
+    if (!status || *status < 100 || *status > 999) return malformed("answer");
+    admin_answer answer{static_cast<int>(*status), message[2], {}};
+    for (std::size_t i = 3; i + 1 < message.size(); i += 2) answer.headers.emplace_back(message[i], message[i + 1]);
+    return answer;
+}
+
+}  // namespace replug
