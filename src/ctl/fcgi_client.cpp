@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "ctl/connection.hpp"
+#include "text.hpp"
 
 namespace replug::ctl {
 
@@ -99,11 +100,9 @@ outcome<admin_answer> parse_cgi_answer(std::string_view output, const std::strin
         if (line.empty()) break;
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return failure{where + ": malformed header line in the answer"};
-        std::string name(line.substr(0, colon));
+        std::string name = ascii_lower(line.substr(0, colon));
         std::string_view value = line.substr(colon + 1);
         while (value.starts_with(' ') || value.starts_with('\t')) value.remove_prefix(1);
-        for (char& c : name)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
         if (name == "status") {
             int code = 0;
             std::size_t digits = 0;

@@ -1,17 +1,11 @@
 #include "ctl/http_client.hpp"
 
 #include "ctl/connection.hpp"
+#include "text.hpp"
 
 namespace replug::ctl {
 
 namespace {
-
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (char& c : result)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return result;
-}
 
 // The body of a "Transfer-Encoding: chunked" answer; false when it is cut short or malformed.
 bool decode_chunked(std::string_view data, std::string& body) {
@@ -66,12 +60,12 @@ outcome<admin_answer> parse_http_answer(std::string_view data, const std::string
         head.remove_prefix(line_end + 2);
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return not_http("malformed header line");
-        std::string name = lower(line.substr(0, colon));
+        std::string name = ascii_lower(line.substr(0, colon));
         std::string_view value = line.substr(colon + 1);
         while (value.starts_with(' ') || value.starts_with('\t')) value.remove_prefix(1);
         while (value.ends_with(' ') || value.ends_with('\t')) value.remove_suffix(1);
         if (name == "content-type") answer.content_type = media_type(value);
-        if (name == "transfer-encoding") chunked = lower(value).ends_with("chunked");
+        if (name == "transfer-encoding") chunked = ascii_lower(value).ends_with("chunked");
         if (name == "content-length") content_length = std::string(value);
     }
 
@@ -98,8 +92,9 @@ outcome<http_url> parse_http_url(std::string_view text) {
     };
     http_url result;
     result.text = std::string(text);
-    if (lower(text.substr(0, 8)) == "https://") return bad("https is not supported; use http:// or --socket");
-    if (lower(text.substr(0, 7)) != "http://") return bad("expected http://HOST[:PORT]/PREFIX/");
+    if (equal_ignoring_case(text.substr(0, 8), "https://"))
+        return bad("https is not supported; use http:// or --socket");
+    if (!equal_ignoring_case(text.substr(0, 7), "http://")) return bad("expected http://HOST[:PORT]/PREFIX/");
     std::string_view rest = text.substr(7);
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
