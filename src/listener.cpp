@@ -15,6 +15,8 @@
 #include <memory>
 #include <vector>
 
+#include "address.hpp"
+
 namespace replug {
 
 namespace {
@@ -51,17 +53,16 @@ outcome<std::pair<uid_t, gid_t>> socket_owner(const unix_socket_access& access) 
 outcome<listener> open_unix(const std::string& address, const std::string& path, const unix_socket_access& access) {
     auto owner = socket_owner(access);
     if (!owner) return owner.error();
-    sockaddr_un where{};
-    where.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof where.sun_path)
+    auto unix_address = unix_socket_address(path);
+    if (!unix_address)
         return failure{"--listen " + address + ": socket path is empty or too long", failure_kind::bad_input};
-    std::memcpy(where.sun_path, path.data(), path.size());
+    const sockaddr_un& where = *unix_address;
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return socket_failure(address, "socket");
     struct stat existing {};
     if (::lstat(path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
         // Replace a socket left by a crashed server, never a live one.
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) {
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where) == 0) {
             ::close(fd);
             return failure{"--listen " + address + ": another server is listening on it"};
         }
@@ -70,7 +71,7 @@ outcome<listener> open_unix(const std::string& address, const std::string& path,
         fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) return socket_failure(address, "socket");
     }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) != 0) {
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0) {
         auto why = socket_failure(address, "bind");
         ::close(fd);
         return why;
@@ -87,14 +88,14 @@ outcome<listener> open_unix(const std::string& address, const std::string& path,
 }
 
 outcome<listener> open_inet(const std::string& address) {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos)
+    auto split = split_host_port(address);
+    if (!split) return failure{"--listen " + address + ": " + split.reason(), failure_kind::bad_input};
+    if (!split->port)
         return failure{"--listen " + address + ": expected HOST:PORT, :PORT or unix:/path.sock",
                        failure_kind::bad_input};
-    std::string host = address.substr(0, colon);
-    std::string port = address.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
+    const std::string& host = split->host;
+    const std::string& port = *split->port;
+    if (!is_port_number(port))
         return failure{"--listen " + address + ": bad port '" + port + "'", failure_kind::bad_input};
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <utility>
 
+#include "address.hpp"
+
 namespace replug::ctl {
 
 namespace {
@@ -42,17 +44,15 @@ connection::~connection() {
 }
 
 outcome<connection> connection::to_unix(const std::string& path, std::string name, deadline until) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof address.sun_path)
+    auto address = unix_socket_address(path);
+    if (!address)
         return failure{"cannot connect to " + name + ": the path is empty or longer than " +
-                       std::to_string(sizeof address.sun_path - 1) + " bytes"};
-    std::memcpy(address.sun_path, path.data(), path.size());
+                       std::to_string(max_unix_socket_path) + " bytes"};
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return system_failure("cannot connect to " + name);
     connection result(fd, std::move(name), until);
     if (!result.arm()) return result.timed_out();
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0)
         return is_timeout(errno) ? result.timed_out() : system_failure("cannot connect to " + result.name_);
     return result;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "address.hpp"
 #include "ctl/connection.hpp"
 #include "text.hpp"
 
@@ -134,14 +135,12 @@ outcome<socket_address> parse_socket_address(std::string_view text) {
         if (result.unix_path.empty()) return bad("no path after unix:");
         return result;
     }
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
-    std::string_view host = text.substr(0, colon);
-    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-    result.host = host.empty() ? "127.0.0.1" : std::string(host);
-    result.port = std::string(text.substr(colon + 1));
-    if (result.port.empty() || result.port.find_first_not_of("0123456789") != std::string::npos)
-        return bad("the port must be a number");
+    auto split = split_host_port(text);
+    if (!split) return bad(split.reason());
+    if (!split->port) return bad("expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
+    result.host = split->host.empty() ? "127.0.0.1" : split->host;
+    result.port = *split->port;
+    if (!is_port_number(result.port)) return bad("the port must be a number");
     return result;
 }
 

@@ -1,5 +1,6 @@
 #include "ctl/http_client.hpp"
 
+#include "address.hpp"
 #include "ctl/connection.hpp"
 #include "text.hpp"
 
@@ -102,22 +103,13 @@ outcome<http_url> parse_http_url(std::string_view text) {
     if (path.find_first_of("?#") != std::string_view::npos) return bad("the URL must not have a query or fragment");
     if (authority.find('@') != std::string_view::npos) return bad("user information in the URL is not supported");
 
-    std::string_view host = authority, port;
-    if (authority.starts_with('[')) {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated [IPV6] address");
-        host = authority.substr(1, close - 1);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty() && !after.starts_with(':')) return bad("expected :PORT after the [IPV6] address");
-        if (!after.empty()) port = after.substr(1);
-    } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
-    if (host.empty()) return bad("no host");
-    if (port.find_first_not_of("0123456789") != std::string_view::npos) return bad("the port must be a number");
-    result.host = std::string(host);
-    result.port = port.empty() ? "80" : std::string(port);
+    auto split = split_host_port(authority);
+    if (!split) return bad(split.reason());
+    if (split->host.empty()) return bad("no host");
+    std::string port = split->port.value_or("");
+    if (!port.empty() && !is_port_number(port)) return bad("the port must be a number");
+    result.host = split->host;
+    result.port = port.empty() ? "80" : port;
     if (!path.empty() && path != "/") result.prefix = path.ends_with('/') ? std::string(path) : std::string(path) + "/";
     return result;
 }
