@@ -16,6 +16,7 @@
 #include "elf_check.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
+#include "write_all.hpp"
 
 namespace replug {
 
@@ -89,13 +90,7 @@ outcome<std::string> read_image(int fd, const std::filesystem::path& file, modul
 outcome<int> private_copy(const std::string& name, const std::string& image) {
     unique_fd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (fd.get() < 0) return failure{"memfd_create failed: " + errno_text()};
-    std::size_t done = 0;
-    while (done < image.size()) {
-        ssize_t n = ::write(fd.get(), image.data() + done, image.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return failure{"cannot write private copy: " + errno_text()};
-        done += static_cast<std::size_t>(n);
-    }
+    if (write_all(fd.get(), image) != image.size()) return failure{"cannot write private copy: " + errno_text()};
     if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
         return failure{"cannot seal private copy: " + errno_text()};
     return fd.release();

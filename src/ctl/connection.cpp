@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "address.hpp"
+#include "write_all.hpp"
 
 namespace replug::ctl {
 
@@ -88,14 +89,11 @@ outcome<connection> connection::to_tcp(const std::string& host, const std::strin
 }
 
 outcome<std::size_t> connection::send_all(std::string_view data) {
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-        if (!arm()) return timed_out();
-        ssize_t written = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-        if (written < 0 && errno == EINTR) continue;
-        if (written < 0) return is_timeout(errno) ? timed_out() : system_failure("cannot send to " + name_);
-        sent += static_cast<std::size_t>(written);
-    }
+    // Armed once: each send may then block for the time left now. A request
+    // fits the socket buffer, so it goes in one send that does not block.
+    if (!arm()) return timed_out();
+    std::size_t sent = write_all(fd_, data);
+    if (sent < data.size()) return is_timeout(errno) ? timed_out() : system_failure("cannot send to " + name_);
     return sent;
 }
 
