@@ -57,34 +57,27 @@ outcome<listener> open_unix(const std::string& address, const std::string& path,
     if (!unix_address)
         return failure{"--listen " + address + ": socket path is empty or too long", failure_kind::bad_input};
     const sockaddr_un& where = *unix_address;
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return socket_failure(address, "socket");
+    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return socket_failure(address, "socket");
     struct stat existing {};
     if (::lstat(path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
         // Replace a socket left by a crashed server, never a live one.
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where) == 0) {
-            ::close(fd);
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&where), sizeof where) == 0)
             return failure{"--listen " + address + ": another server is listening on it"};
-        }
         ::unlink(path.c_str());
-        ::close(fd);
-        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return socket_failure(address, "socket");
+        fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (!fd) return socket_failure(address, "socket");
     }
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0) {
-        auto why = socket_failure(address, "bind");
-        ::close(fd);
-        return why;
-    }
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0)
+        return socket_failure(address, "bind");
     bool give = owner->first != static_cast<uid_t>(-1) || owner->second != static_cast<gid_t>(-1);
     if (::chmod(path.c_str(), access.mode) != 0 || (give && ::chown(path.c_str(), owner->first, owner->second) != 0) ||
-        ::listen(fd, backlog) != 0) {
+        ::listen(fd.get(), backlog) != 0) {
         auto why = socket_failure(address, "chmod/chown/listen");
-        ::close(fd);
         ::unlink(path.c_str());
         return why;
     }
-    return listener{fd, "unix:" + path, std::filesystem::path(path)};
+    return listener{std::move(fd), "unix:" + path, std::filesystem::path(path)};
 }
 
 outcome<listener> open_inet(const std::string& address) {
@@ -112,18 +105,17 @@ outcome<listener> open_inet(const std::string& address) {
         candidates.insert(host.empty() && each->ai_family == AF_INET6 ? candidates.begin() : candidates.end(), each);
     failure why{"--listen " + address + ": no usable address"};
     for (auto* candidate : candidates) {
-        int fd = ::socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
-        if (fd < 0) {
+        unique_fd fd(::socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol));
+        if (!fd) {
             why = socket_failure(address, "socket");
             continue;
         }
         int on = 1, off = 0;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-        if (candidate->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        if (::bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 && ::listen(fd, backlog) == 0)
-            return listener{fd, address, std::nullopt};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (candidate->ai_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+        if (::bind(fd.get(), candidate->ai_addr, candidate->ai_addrlen) == 0 && ::listen(fd.get(), backlog) == 0)
+            return listener{std::move(fd), address, std::nullopt};
         why = socket_failure(address, "bind");
-        ::close(fd);
     }
     return why;
 }
@@ -144,17 +136,16 @@ std::optional<listener> inherited_listener() {
         ::unsetenv("LISTEN_FDNAMES");
         if (is_listening_socket(3)) {
             ::fcntl(3, F_SETFD, FD_CLOEXEC);
-            return listener{3, "systemd socket (fd 3)", std::nullopt};
+            return listener{unique_fd(3), "systemd socket (fd 3)", std::nullopt};
         }
     }
     if (is_listening_socket(0)) {
         // Move it off fd 0 so that nothing mistakes it for standard input.
-        int fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0) return std::nullopt;
-        int null = ::open("/dev/null", O_RDONLY);
-        ::dup2(null, 0);
-        if (null > 0) ::close(null);
-        return listener{fd, "inherited socket (fd 0)", std::nullopt};
+        unique_fd fd(::fcntl(0, F_DUPFD_CLOEXEC, 3));
+        if (!fd) return std::nullopt;
+        unique_fd null(::open("/dev/null", O_RDONLY));  // never fd 0, which is still open
+        ::dup2(null.get(), 0);
+        return listener{std::move(fd), "inherited socket (fd 0)", std::nullopt};
     }
     return std::nullopt;
 }
