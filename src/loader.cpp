@@ -87,13 +87,13 @@ outcome<std::string> read_image(int fd, const std::filesystem::path& file, modul
 
 // A sealed in-memory copy of IMAGE: nobody, not even this process, can change
 // it while it is mapped.
-outcome<int> private_copy(const std::string& name, const std::string& image) {
+outcome<unique_fd> private_copy(const std::string& name, const std::string& image) {
     unique_fd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (fd.get() < 0) return failure{"memfd_create failed: " + errno_text()};
+    if (!fd) return failure{"memfd_create failed: " + errno_text()};
     if (write_all(fd.get(), image) != image.size()) return failure{"cannot write private copy: " + errno_text()};
     if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
         return failure{"cannot seal private copy: " + errno_text()};
-    return fd.release();
+    return fd;
 }
 
 template <typename T>
@@ -112,11 +112,11 @@ bool mapped(const std::string& mapping_name) {
     return false;
 }
 
-module_version::module_version(module_origin origin, boost::dll::shared_library library, int memfd,
+module_version::module_version(module_origin origin, boost::dll::shared_library library, unique_fd memfd,
                                std::string mapping_name, const logger& log)
     : origin_(std::move(origin)),
       library_(std::move(library)),
-      memfd_(memfd),
+      memfd_(std::move(memfd)),
       mapping_name_(std::move(mapping_name)),
       log_(log) {}
 
@@ -137,9 +137,10 @@ module_version::~module_version() {
         log_.warn("unload module=", origin_.module, " generation=", generation_,
                   " stays mapped after dlclose (RTLD_NODELETE or a thread-local destructor); "
                   "its memory is not given back");
+        memfd_.release();
         return;
     }
-    ::close(memfd_);
+    memfd_.reset();
     log_.debug("unload module=", origin_.module, " generation=", generation_, " unmapped");
 }
 
@@ -176,7 +177,7 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
     std::string mapping_name = "replug:" + module + ":" + std::to_string(++copies_);
     auto copy = private_copy(mapping_name, *image);
     if (!copy) return refuse(copy.reason());
-    unique_fd copy_fd(*copy);
+    unique_fd copy_fd = std::move(*copy);
 
     boost::dll::shared_library library;
     try {
@@ -186,7 +187,7 @@ outcome<std::shared_ptr<module_version>> loader::load(const std::filesystem::pat
         return refuse(std::string("dlopen failed: ") + error.what());
     }
     // From here on the version owns the copy and unloads it on every path.
-    auto version = std::make_shared<module_version>(origin, std::move(library), copy_fd.release(),
+    auto version = std::make_shared<module_version>(origin, std::move(library), std::move(copy_fd),
                                                     mapping_name, log_);
     auto& loaded = version->library_;
 

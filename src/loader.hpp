@@ -27,6 +27,7 @@
 #include "log.hpp"
 #include "outcome.hpp"
 #include "replug/module.hpp"
+#include "unique_fd.hpp"
 
 namespace replug {
 
@@ -43,7 +44,7 @@ struct module_origin {
 // request running in it; unloaded when the last of them lets go.
 class module_version {
 public:
-    module_version(module_origin origin, boost::dll::shared_library library, int memfd,
+    module_version(module_origin origin, boost::dll::shared_library library, unique_fd memfd,
                    std::string mapping_name, const logger& log);
     ~module_version();
     module_version(const module_version&) = delete;
@@ -69,7 +70,7 @@ private:
 
     module_origin origin_;
     boost::dll::shared_library library_;
-    int memfd_;
+    unique_fd memfd_;
     std::string mapping_name_;
     const logger& log_;
     handler_function* handler_ = nullptr;
