@@ -28,6 +28,7 @@
 #include "log.hpp"
 #include "outcome.hpp"
 #include "replug/module.hpp"
+#include "text.hpp"
 #include "unique_fd.hpp"
 #include "write_all.hpp"
 
@@ -226,14 +227,6 @@ public:
         return {};
     }
     std::string_view body() override { return body_text; }
-
-private:
-    static bool equal_ignoring_case(std::string_view a, std::string_view b) {
-        return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-            auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-            return lower(x) == lower(y);
-        });
-    }
 };
 
 class fake_response final : public response {
