@@ -7,6 +7,7 @@
 #include "json.hpp"
 #include "metrics.hpp"
 #include "text.hpp"
+#include "token_file.hpp"
 
 namespace replug {
 
@@ -125,16 +126,13 @@ std::string query_value(std::string_view query, std::string_view name) {
 }
 
 outcome<std::string> read_token_file(const std::string& file) {
-    std::ifstream input(file);
-    if (!input) return failure{"--admin-token-file " + file + ": cannot read the file", failure_kind::bad_input};
-    struct stat info {};
-    if (::stat(file.c_str(), &info) == 0 && (info.st_mode & S_IROTH))
-        return failure{"--admin-token-file " + file + ": readable by everyone (mode " + octal_mode(info.st_mode) +
+    auto stored = read_stored_token("--admin-token-file", file);
+    if (!stored) return stored.error();
+    if (stored->mode & S_IROTH)
+        return failure{"--admin-token-file " + file + ": readable by everyone (mode " + octal_mode(stored->mode) +
                            "); chmod o-r " + file,
                        failure_kind::bad_input};
-    std::string line;
-    std::getline(input, line);
-    std::string token = trim(line);
+    std::string token = std::move(stored->token);
     if (token.size() < 16)
         return failure{"--admin-token-file " + file + ": the token must be at least 16 characters",
                        failure_kind::bad_input};

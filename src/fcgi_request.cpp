@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "text.hpp"
+
 namespace replug {
 
 namespace {
@@ -45,17 +47,6 @@ bool valid_header(std::string_view name, std::string_view value) {
     return true;
 }
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 std::string request_path(std::string_view script_name, std::string_view path_info,
@@ -87,11 +78,7 @@ std::string_view fcgi_request::header(std::string_view name) const noexcept {
     char key[256] = "HTTP_";
     if (name.size() > sizeof key - 6) return {};
     std::size_t length = 5;
-    for (char c : name) {
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-        if (c == '-') c = '_';
-        key[length++] = c;
-    }
+    for (char c : name) key[length++] = c == '-' ? '_' : ascii_upper(c);
     return param(std::string_view(key, length));
 }
 

@@ -15,6 +15,8 @@
 #include <memory>
 #include <vector>
 
+#include "address.hpp"
+
 namespace replug {
 
 namespace {
@@ -51,50 +53,42 @@ outcome<std::pair<uid_t, gid_t>> socket_owner(const unix_socket_access& access) 
 outcome<listener> open_unix(const std::string& address, const std::string& path, const unix_socket_access& access) {
     auto owner = socket_owner(access);
     if (!owner) return owner.error();
-    sockaddr_un where{};
-    where.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof where.sun_path)
+    auto unix_address = unix_socket_address(path);
+    if (!unix_address)
         return failure{"--listen " + address + ": socket path is empty or too long", failure_kind::bad_input};
-    std::memcpy(where.sun_path, path.data(), path.size());
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return socket_failure(address, "socket");
+    const sockaddr_un& where = *unix_address;
+    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return socket_failure(address, "socket");
     struct stat existing {};
     if (::lstat(path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
         // Replace a socket left by a crashed server, never a live one.
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0) {
-            ::close(fd);
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&where), sizeof where) == 0)
             return failure{"--listen " + address + ": another server is listening on it"};
-        }
         ::unlink(path.c_str());
-        ::close(fd);
-        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return socket_failure(address, "socket");
+        fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (!fd) return socket_failure(address, "socket");
     }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) != 0) {
-        auto why = socket_failure(address, "bind");
-        ::close(fd);
-        return why;
-    }
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0)
+        return socket_failure(address, "bind");
     bool give = owner->first != static_cast<uid_t>(-1) || owner->second != static_cast<gid_t>(-1);
     if (::chmod(path.c_str(), access.mode) != 0 || (give && ::chown(path.c_str(), owner->first, owner->second) != 0) ||
-        ::listen(fd, backlog) != 0) {
+        ::listen(fd.get(), backlog) != 0) {
         auto why = socket_failure(address, "chmod/chown/listen");
-        ::close(fd);
         ::unlink(path.c_str());
         return why;
     }
-    return listener{fd, "unix:" + path, std::filesystem::path(path)};
+    return listener{std::move(fd), "unix:" + path, std::filesystem::path(path)};
 }
 
 outcome<listener> open_inet(const std::string& address) {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos)
+    auto split = split_host_port(address);
+    if (!split) return failure{"--listen " + address + ": " + split.reason(), failure_kind::bad_input};
+    if (!split->port)
         return failure{"--listen " + address + ": expected HOST:PORT, :PORT or unix:/path.sock",
                        failure_kind::bad_input};
-    std::string host = address.substr(0, colon);
-    std::string port = address.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
+    const std::string& host = split->host;
+    const std::string& port = *split->port;
+    if (!is_port_number(port))
         return failure{"--listen " + address + ": bad port '" + port + "'", failure_kind::bad_input};
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -111,18 +105,17 @@ outcome<listener> open_inet(const std::string& address) {
         candidates.insert(host.empty() && each->ai_family == AF_INET6 ? candidates.begin() : candidates.end(), each);
     failure why{"--listen " + address + ": no usable address"};
     for (auto* candidate : candidates) {
-        int fd = ::socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
-        if (fd < 0) {
+        unique_fd fd(::socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol));
+        if (!fd) {
             why = socket_failure(address, "socket");
             continue;
         }
         int on = 1, off = 0;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-        if (candidate->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        if (::bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 && ::listen(fd, backlog) == 0)
-            return listener{fd, address, std::nullopt};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (candidate->ai_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+        if (::bind(fd.get(), candidate->ai_addr, candidate->ai_addrlen) == 0 && ::listen(fd.get(), backlog) == 0)
+            return listener{std::move(fd), address, std::nullopt};
         why = socket_failure(address, "bind");
-        ::close(fd);
     }
     return why;
 }
@@ -143,17 +136,16 @@ std::optional<listener> inherited_listener() {
         ::unsetenv("LISTEN_FDNAMES");
         if (is_listening_socket(3)) {
             ::fcntl(3, F_SETFD, FD_CLOEXEC);
-            return listener{3, "systemd socket (fd 3)", std::nullopt};
+            return listener{unique_fd(3), "systemd socket (fd 3)", std::nullopt};
         }
     }
     if (is_listening_socket(0)) {
         // Move it off fd 0 so that nothing mistakes it for standard input.
-        int fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0) return std::nullopt;
-        int null = ::open("/dev/null", O_RDONLY);
-        ::dup2(null, 0);
-        if (null > 0) ::close(null);
-        return listener{fd, "inherited socket (fd 0)", std::nullopt};
+        unique_fd fd(::fcntl(0, F_DUPFD_CLOEXEC, 3));
+        if (!fd) return std::nullopt;
+        unique_fd null(::open("/dev/null", O_RDONLY));  // never fd 0, which is still open
+        ::dup2(null.get(), 0);
+        return listener{std::move(fd), "inherited socket (fd 0)", std::nullopt};
     }
     return std::nullopt;
 }

@@ -10,11 +10,12 @@
 #include <string>
 
 #include "outcome.hpp"
+#include "unique_fd.hpp"
 
 namespace replug {
 
 struct listener {
-    int fd = -1;
+    unique_fd fd;
     std::string description;                   // for logs: "127.0.0.1:9000", "unix:/run/x.sock", ...
     std::optional<std::filesystem::path> unix_path;  // ours to remove at exit
 };

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "write_all.hpp"
+
 namespace replug {
 
 namespace {
@@ -62,12 +64,7 @@ void logger::write(log_level level, std::string_view message) const {
     line += ' ';
     line += message;
     line += '\n';
-    std::size_t done = 0;
-    while (done < line.size()) {
-        ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
-        if (n <= 0) return;
-        done += static_cast<std::size_t>(n);
-    }
+    write_all(STDERR_FILENO, line);
 }
 
 }  // namespace replug

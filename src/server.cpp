@@ -37,31 +37,43 @@ bool peer_done(int fd) {
 
 }  // namespace
 
+<<<<<<< HEAD
 server::server(listener socket, unsigned threads, request_handler handler, const logger& log)
     : socket_(std::move(socket)), thread_count_(threads), handler_(std::move(handler)), log_(log) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (epoll_fd_ < 0 || wake_fd_ < 0 || timer_fd_ < 0)
+=======
+server::server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
+               admin_handler admin, const logger& log, server_role role)
+    : socket_(std::move(socket)),
+      thread_count_(threads),
+      routes_(routes),
+      admin_prefix_(std::move(admin_prefix)),
+      admin_(std::move(admin)),
+      role_(role),
+      log_(log) {
+    epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!epoll_fd_ || !wake_fd_ || !timer_fd_)
+>>>>>>> wt-b
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
-    int flags = ::fcntl(socket_.fd, F_GETFL);
-    ::fcntl(socket_.fd, F_SETFL, flags | O_NONBLOCK);
-    epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd}};
-    epoll_event wake_event{EPOLLIN, {.fd = wake_fd_}};  // level-triggered: wakes every worker
-    epoll_event timer_event{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_}};
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket_.fd, &listen_event) != 0 ||
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0 ||
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &timer_event) != 0)
+    int flags = ::fcntl(socket_.fd.get(), F_GETFL);
+    ::fcntl(socket_.fd.get(), F_SETFL, flags | O_NONBLOCK);
+    epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
+    epoll_event wake_event{EPOLLIN, {.fd = wake_fd_.get()}};  // level-triggered: wakes every worker
+    epoll_event timer_event{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_.get()}};
+    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, socket_.fd.get(), &listen_event) != 0 ||
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &wake_event) != 0 ||
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, timer_fd_.get(), &timer_event) != 0)
         throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
 }
 
 server::~server() {
     if (!workers_.empty()) stop(std::chrono::milliseconds(0));
     for (int fd : connections_) ::close(fd);
-    if (socket_.fd >= 0) ::close(socket_.fd);
-    ::close(timer_fd_);
-    ::close(wake_fd_);
-    ::close(epoll_fd_);
 }
 
 void server::start() {
@@ -72,18 +84,18 @@ void server::work() {
     running_.fetch_add(1);
     while (true) {
         epoll_event ready{};
-        int n = ::epoll_wait(epoll_fd_, &ready, 1, -1);
+        int n = ::epoll_wait(epoll_fd_.get(), &ready, 1, -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             log_.error("epoll_wait failed: ", std::strerror(errno));
             break;
         }
-        if (ready.data.fd == wake_fd_) break;
-        if (ready.data.fd == socket_.fd) {
+        if (ready.data.fd == wake_fd_.get()) break;
+        if (ready.data.fd == socket_.fd.get()) {
             accept_ready();
             continue;
         }
-        if (ready.data.fd == timer_fd_) {
+        if (ready.data.fd == timer_fd_.get()) {
             check_slow_connections();
             continue;
         }
@@ -115,7 +127,7 @@ void server::work() {
 
 void server::accept_ready() {
     while (true) {
-        int fd = ::accept4(socket_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        int fd = ::accept4(socket_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK && !stopping_.load())
@@ -129,17 +141,17 @@ void server::accept_ready() {
             connections_.insert(fd);
         }
         epoll_event event{connection_events, {.fd = fd}};
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event);
     }
     if (!stopping_.load()) {
-        epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd}};
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, socket_.fd, &rearm);
+        epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, socket_.fd.get(), &rearm);
     }
 }
 
 void server::park(int fd) {
     epoll_event rearm{connection_events, {.fd = fd}};
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &rearm);
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &rearm);
 }
 
 void server::wait_for_head(int fd) {
@@ -148,13 +160,13 @@ void server::wait_for_head(int fd) {
     if (slow_.size() == 1) {
         auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(slow_check_interval).count();
         itimerspec ticks{{0, interval}, {0, interval}};
-        ::timerfd_settime(timer_fd_, 0, &ticks, nullptr);
+        ::timerfd_settime(timer_fd_.get(), 0, &ticks, nullptr);
     }
 }
 
 void server::check_slow_connections() {
     std::uint64_t expirations;
-    [[maybe_unused]] auto n = ::read(timer_fd_, &expirations, sizeof expirations);
+    [[maybe_unused]] auto n = ::read(timer_fd_.get(), &expirations, sizeof expirations);
     auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     std::erase_if(slow_, [&](const auto& entry) {
@@ -171,10 +183,10 @@ void server::check_slow_connections() {
     });
     if (slow_.empty()) {
         itimerspec off{};
-        ::timerfd_settime(timer_fd_, 0, &off, nullptr);
+        ::timerfd_settime(timer_fd_.get(), 0, &off, nullptr);
     }
-    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_}};
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, timer_fd_, &rearm);
+    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_.get()}};
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, timer_fd_.get(), &rearm);
 }
 
 void server::forget(int fd) {
@@ -216,15 +228,15 @@ int server::stop(std::chrono::milliseconds drain) {
     // Stop accepting: new connections are refused from now on. The fd itself
     // stays open (its number must not be reused while workers may still
     // compare events against it) until the destructor.
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket_.fd, nullptr);
-    ::shutdown(socket_.fd, SHUT_RDWR);
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, socket_.fd.get(), nullptr);
+    ::shutdown(socket_.fd.get(), SHUT_RDWR);
     if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
 
     auto deadline = std::chrono::steady_clock::now() + drain;
     std::unique_lock lock(mutex_);
     idle_.wait_until(lock, deadline, [&] { return busy_.load() == 0; });
     std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+    [[maybe_unused]] auto written = ::write(wake_fd_.get(), &one, sizeof one);
     bool all_done = idle_.wait_until(lock, deadline, [&] { return running_.load() == 0; });
     int left = busy_.load();
     if (!all_done) {

@@ -27,6 +27,11 @@
 #include "fcgi_request.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+<<<<<<< HEAD
+=======
+#include "registry.hpp"
+#include "unique_fd.hpp"
+>>>>>>> wt-b
 
 namespace replug {
 
@@ -71,9 +76,9 @@ private:
     request_handler handler_;
     const logger& log_;
 
-    int epoll_fd_ = -1;
-    int wake_fd_ = -1;
-    int timer_fd_ = -1;  // ticks while slow_ is not empty
+    unique_fd epoll_fd_;
+    unique_fd wake_fd_;
+    unique_fd timer_fd_;  // ticks while slow_ is not empty
     std::vector<std::thread> workers_;
     std::atomic<bool> stopping_{false};
     std::atomic<int> busy_{0};

@@ -18,4 +18,17 @@ std::string octal_mode(mode_t mode) {
     return text;
 }
 
+std::string ascii_lower(std::string_view text) {
+    std::string result(text);
+    for (char& c : result) c = ascii_lower(c);
+    return result;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
 }  // namespace replug

@@ -1,5 +1,6 @@
-// Small text conversions shared by the pieces that read files and report
-// on them.
+// Small text conversions shared by the pieces that read files, headers and
+// command lines, and report on them. ASCII only, whatever the locale: what
+// protocols and file formats mean by case.
 #ifndef REPLUG_TEXT_HPP
 #define REPLUG_TEXT_HPP
 
@@ -15,6 +16,16 @@ std::string trim(std::string_view text);
 
 // The permission bits of MODE as four octal digits, "0644".
 std::string octal_mode(mode_t mode);
+
+// C in lower (upper) case when it is an ASCII letter; any other byte as it is.
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+
+// TEXT with its ASCII letters in lower case: "content-type" from "Content-Type".
+std::string ascii_lower(std::string_view text);
+
+// True when A and B are equal but for the case of ASCII letters.
+bool equal_ignoring_case(std::string_view a, std::string_view b);
 
 }  // namespace replug
 

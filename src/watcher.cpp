@@ -24,28 +24,26 @@ constexpr std::uint32_t directory_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOV
 
 watcher::watcher(route_control& routes, const logger& log, std::chrono::milliseconds quiet)
     : routes_(routes), log_(log), quiet_(quiet) {
-    inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    control_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (inotify_fd_ < 0 || control_fd_ < 0) throw std::runtime_error(std::string("inotify: ") + std::strerror(errno));
+    inotify_fd_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    control_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!inotify_fd_ || !control_fd_) throw std::runtime_error(std::string("inotify: ") + std::strerror(errno));
     watch_directories();
     thread_ = std::thread([this] { run(); });
 }
 
 watcher::~watcher() {
     std::uint64_t stop = stop_value;
-    [[maybe_unused]] auto n = ::write(control_fd_, &stop, sizeof stop);
+    [[maybe_unused]] auto n = ::write(control_fd_.get(), &stop, sizeof stop);
     thread_.join();
-    ::close(inotify_fd_);
-    ::close(control_fd_);
 }
 
 void watcher::refresh() {
     std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(control_fd_, &one, sizeof one);
+    [[maybe_unused]] auto n = ::write(control_fd_.get(), &one, sizeof one);
 }
 
 void watcher::watch_directories() {
-    for (const auto& [descriptor, directory] : directories_) ::inotify_rm_watch(inotify_fd_, descriptor);
+    for (const auto& [descriptor, directory] : directories_) ::inotify_rm_watch(inotify_fd_.get(), descriptor);
     directories_.clear();
     files_.clear();
     std::set<std::filesystem::path> wanted;
@@ -63,7 +61,7 @@ void watcher::watch_directories() {
         }
     }
     for (const auto& directory : wanted) {
-        int descriptor = ::inotify_add_watch(inotify_fd_, directory.c_str(), directory_events);
+        int descriptor = ::inotify_add_watch(inotify_fd_.get(), directory.c_str(), directory_events);
         if (descriptor < 0) {
             log_.warn("watch: cannot watch ", directory.string(), ": ", std::strerror(errno));
             continue;
@@ -81,7 +79,7 @@ void watcher::handle_events() {
     alignas(inotify_event) char buffer[64 * 1024];
     bool rewatch = false;
     while (true) {
-        ssize_t n = ::read(inotify_fd_, buffer, sizeof buffer);
+        ssize_t n = ::read(inotify_fd_.get(), buffer, sizeof buffer);
         if (n <= 0) break;
         for (char* at = buffer; at < buffer + n;) {
             auto* event = reinterpret_cast<inotify_event*>(at);
@@ -145,7 +143,7 @@ void watcher::run() {
             // Files still being written are checked again every quiet period.
             timeout = static_cast<int>(std::clamp<long long>(wait, 0, quiet_.count()));
         }
-        pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {control_fd_, POLLIN, 0}};
+        pollfd fds[2] = {{inotify_fd_.get(), POLLIN, 0}, {control_fd_.get(), POLLIN, 0}};
         int ready = ::poll(fds, 2, timeout);
         if (ready < 0 && errno != EINTR) {
             log_.error("watch: poll failed: ", std::strerror(errno));
@@ -153,7 +151,7 @@ void watcher::run() {
         }
         if (fds[1].revents & POLLIN) {
             std::uint64_t value = 0;
-            [[maybe_unused]] auto n = ::read(control_fd_, &value, sizeof value);
+            [[maybe_unused]] auto n = ::read(control_fd_.get(), &value, sizeof value);
             if (value >= stop_value) return;
             watch_directories();
         }

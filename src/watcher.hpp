@@ -16,7 +16,12 @@
 #include <thread>
 
 #include "log.hpp"
+<<<<<<< HEAD
 #include "route_control.hpp"
+=======
+#include "registry.hpp"
+#include "unique_fd.hpp"
+>>>>>>> wt-b
 
 namespace replug {
 
@@ -43,8 +48,8 @@ private:
     route_control& routes_;
     const logger& log_;
     std::chrono::milliseconds quiet_;
-    int inotify_fd_ = -1;
-    int control_fd_ = -1;  // eventfd: 1 = refresh, a large value = stop
+    unique_fd inotify_fd_;
+    unique_fd control_fd_;  // eventfd: 1 = refresh, a large value = stop
 
     // Owned by the watcher thread.
     std::map<int, std::filesystem::path> directories_;              // watch descriptor -> directory

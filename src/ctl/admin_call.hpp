@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "text.hpp"
+
 namespace replug::ctl {
 
 struct admin_request {
@@ -26,10 +28,8 @@ struct admin_answer {
 
 // "application/json" from "Application/JSON; charset=utf-8".
 inline std::string media_type(std::string_view content_type) {
-    std::string result(content_type.substr(0, content_type.find(';')));
+    std::string result = ascii_lower(content_type.substr(0, content_type.find(';')));
     while (!result.empty() && (result.back() == ' ' || result.back() == '\t')) result.pop_back();
-    for (char& c : result)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     return result;
 }
 

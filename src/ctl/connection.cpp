@@ -10,6 +10,9 @@
 #include <cstring>
 #include <utility>
 
+#include "address.hpp"
+#include "write_all.hpp"
+
 namespace replug::ctl {
 
 namespace {
@@ -22,37 +25,19 @@ bool is_timeout(int error) { return error == EAGAIN || error == EWOULDBLOCK || e
 
 }  // namespace
 
-connection::connection(int fd, std::string name, deadline until) : fd_(fd), name_(std::move(name)), until_(until) {}
-
-connection::connection(connection&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)), until_(other.until_) {}
-
-connection& connection::operator=(connection&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = std::exchange(other.fd_, -1);
-        name_ = std::move(other.name_);
-        until_ = other.until_;
-    }
-    return *this;
-}
-
-connection::~connection() {
-    if (fd_ >= 0) ::close(fd_);
-}
+connection::connection(unique_fd fd, std::string name, deadline until)
+    : fd_(std::move(fd)), name_(std::move(name)), until_(until) {}
 
 outcome<connection> connection::to_unix(const std::string& path, std::string name, deadline until) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof address.sun_path)
+    auto address = unix_socket_address(path);
+    if (!address)
         return failure{"cannot connect to " + name + ": the path is empty or longer than " +
-                       std::to_string(sizeof address.sun_path - 1) + " bytes"};
-    std::memcpy(address.sun_path, path.data(), path.size());
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return system_failure("cannot connect to " + name);
-    connection result(fd, std::move(name), until);
+                       std::to_string(max_unix_socket_path) + " bytes"};
+    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return system_failure("cannot connect to " + name);
+    connection result(std::move(fd), std::move(name), until);
     if (!result.arm()) return result.timed_out();
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+    if (::connect(result.fd_.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0)
         return is_timeout(errno) ? result.timed_out() : system_failure("cannot connect to " + result.name_);
     return result;
 }
@@ -67,17 +52,17 @@ outcome<connection> connection::to_tcp(const std::string& host, const std::strin
         return failure{"cannot connect to " + name + ": " + ::gai_strerror(error)};
     std::string last_error = "no address";
     for (addrinfo* each = found; each != nullptr; each = each->ai_next) {
-        int fd = ::socket(each->ai_family, each->ai_socktype | SOCK_CLOEXEC, each->ai_protocol);
-        if (fd < 0) {
+        unique_fd fd(::socket(each->ai_family, each->ai_socktype | SOCK_CLOEXEC, each->ai_protocol));
+        if (!fd) {
             last_error = std::strerror(errno);
             continue;
         }
-        connection attempt(fd, name, until);
+        connection attempt(std::move(fd), name, until);
         if (!attempt.arm()) {
             ::freeaddrinfo(found);
             return attempt.timed_out();
         }
-        if (::connect(fd, each->ai_addr, each->ai_addrlen) == 0) {
+        if (::connect(attempt.fd_.get(), each->ai_addr, each->ai_addrlen) == 0) {
             ::freeaddrinfo(found);
             return attempt;
         }
@@ -88,14 +73,11 @@ outcome<connection> connection::to_tcp(const std::string& host, const std::strin
 }
 
 outcome<std::size_t> connection::send_all(std::string_view data) {
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-        if (!arm()) return timed_out();
-        ssize_t written = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-        if (written < 0 && errno == EINTR) continue;
-        if (written < 0) return is_timeout(errno) ? timed_out() : system_failure("cannot send to " + name_);
-        sent += static_cast<std::size_t>(written);
-    }
+    // Armed once: each send may then block for the time left now. A request
+    // fits the socket buffer, so it goes in one send that does not block.
+    if (!arm()) return timed_out();
+    std::size_t sent = write_all(fd_.get(), data);
+    if (sent < data.size()) return is_timeout(errno) ? timed_out() : system_failure("cannot send to " + name_);
     return sent;
 }
 
@@ -103,7 +85,7 @@ outcome<bool> connection::receive(std::string& buffer) {
     char chunk[16384];
     while (true) {
         if (!arm()) return timed_out();
-        ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+        ssize_t got = ::recv(fd_.get(), chunk, sizeof chunk, 0);
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) return is_timeout(errno) ? timed_out() : system_failure("cannot read from " + name_);
         buffer.append(chunk, static_cast<std::size_t>(got));
@@ -117,8 +99,8 @@ bool connection::arm() {
     timeval limit{};
     limit.tv_sec = static_cast<time_t>(left.count() / 1000000);
     limit.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);  // never all zero: that means "no limit"
-    return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0 &&
-           ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0;
+    return ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0 &&
+           ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0;
 }
 
 failure connection::timed_out() const { return failure{name_ + ": no answer within the timeout (--timeout)"}; }

@@ -9,6 +9,7 @@
 
 #include "ctl/admin_call.hpp"
 #include "outcome.hpp"
+#include "unique_fd.hpp"
 
 namespace replug::ctl {
 
@@ -21,12 +22,6 @@ public:
     static outcome<connection> to_tcp(const std::string& host, const std::string& port, std::string name,
                                       deadline until);
 
-    connection(connection&& other) noexcept;
-    connection& operator=(connection&& other) noexcept;
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
-    ~connection();
-
     // Sends all of DATA; the value is the number of bytes sent.
     outcome<std::size_t> send_all(std::string_view data);
     // Appends what arrives next to BUFFER; the value is false at the end of
@@ -34,13 +29,13 @@ public:
     outcome<bool> receive(std::string& buffer);
 
 private:
-    connection(int fd, std::string name, deadline until);
+    connection(unique_fd fd, std::string name, deadline until);
     // Sets the socket's send and receive timeouts to the time left; false
     // when none is left.
     bool arm();
     failure timed_out() const;
 
-    int fd_ = -1;
+    unique_fd fd_;
     std::string name_;
     deadline until_;
 };

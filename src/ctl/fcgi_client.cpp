@@ -2,7 +2,9 @@
 
 #include <cstdint>
 
+#include "address.hpp"
 #include "ctl/connection.hpp"
+#include "text.hpp"
 
 namespace replug::ctl {
 
@@ -99,11 +101,9 @@ outcome<admin_answer> parse_cgi_answer(std::string_view output, const std::strin
         if (line.empty()) break;
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return failure{where + ": malformed header line in the answer"};
-        std::string name(line.substr(0, colon));
+        std::string name = ascii_lower(line.substr(0, colon));
         std::string_view value = line.substr(colon + 1);
         while (value.starts_with(' ') || value.starts_with('\t')) value.remove_prefix(1);
-        for (char& c : name)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
         if (name == "status") {
             int code = 0;
             std::size_t digits = 0;
@@ -135,14 +135,12 @@ outcome<socket_address> parse_socket_address(std::string_view text) {
         if (result.unix_path.empty()) return bad("no path after unix:");
         return result;
     }
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
-    std::string_view host = text.substr(0, colon);
-    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-    result.host = host.empty() ? "127.0.0.1" : std::string(host);
-    result.port = std::string(text.substr(colon + 1));
-    if (result.port.empty() || result.port.find_first_not_of("0123456789") != std::string::npos)
-        return bad("the port must be a number");
+    auto split = split_host_port(text);
+    if (!split) return bad(split.reason());
+    if (!split->port) return bad("expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
+    result.host = split->host.empty() ? "127.0.0.1" : split->host;
+    result.port = *split->port;
+    if (!is_port_number(result.port)) return bad("the port must be a number");
     return result;
 }
 

@@ -1,17 +1,12 @@
 #include "ctl/http_client.hpp"
 
+#include "address.hpp"
 #include "ctl/connection.hpp"
+#include "text.hpp"
 
 namespace replug::ctl {
 
 namespace {
-
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (char& c : result)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return result;
-}
 
 // The body of a "Transfer-Encoding: chunked" answer; false when it is cut short or malformed.
 bool decode_chunked(std::string_view data, std::string& body) {
@@ -66,12 +61,12 @@ outcome<admin_answer> parse_http_answer(std::string_view data, const std::string
         head.remove_prefix(line_end + 2);
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return not_http("malformed header line");
-        std::string name = lower(line.substr(0, colon));
+        std::string name = ascii_lower(line.substr(0, colon));
         std::string_view value = line.substr(colon + 1);
         while (value.starts_with(' ') || value.starts_with('\t')) value.remove_prefix(1);
         while (value.ends_with(' ') || value.ends_with('\t')) value.remove_suffix(1);
         if (name == "content-type") answer.content_type = media_type(value);
-        if (name == "transfer-encoding") chunked = lower(value).ends_with("chunked");
+        if (name == "transfer-encoding") chunked = ascii_lower(value).ends_with("chunked");
         if (name == "content-length") content_length = std::string(value);
     }
 
@@ -98,8 +93,9 @@ outcome<http_url> parse_http_url(std::string_view text) {
     };
     http_url result;
     result.text = std::string(text);
-    if (lower(text.substr(0, 8)) == "https://") return bad("https is not supported; use http:// or --socket");
-    if (lower(text.substr(0, 7)) != "http://") return bad("expected http://HOST[:PORT]/PREFIX/");
+    if (equal_ignoring_case(text.substr(0, 8), "https://"))
+        return bad("https is not supported; use http:// or --socket");
+    if (!equal_ignoring_case(text.substr(0, 7), "http://")) return bad("expected http://HOST[:PORT]/PREFIX/");
     std::string_view rest = text.substr(7);
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
@@ -107,22 +103,13 @@ outcome<http_url> parse_http_url(std::string_view text) {
     if (path.find_first_of("?#") != std::string_view::npos) return bad("the URL must not have a query or fragment");
     if (authority.find('@') != std::string_view::npos) return bad("user information in the URL is not supported");
 
-    std::string_view host = authority, port;
-    if (authority.starts_with('[')) {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated [IPV6] address");
-        host = authority.substr(1, close - 1);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty() && !after.starts_with(':')) return bad("expected :PORT after the [IPV6] address");
-        if (!after.empty()) port = after.substr(1);
-    } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
-    if (host.empty()) return bad("no host");
-    if (port.find_first_not_of("0123456789") != std::string_view::npos) return bad("the port must be a number");
-    result.host = std::string(host);
-    result.port = port.empty() ? "80" : std::string(port);
+    auto split = split_host_port(authority);
+    if (!split) return bad(split.reason());
+    if (split->host.empty()) return bad("no host");
+    std::string port = split->port.value_or("");
+    if (!port.empty() && !is_port_number(port)) return bad("the port must be a number");
+    result.host = split->host;
+    result.port = port.empty() ? "80" : port;
     if (!path.empty() && path != "/") result.prefix = path.ends_with('/') ? std::string(path) : std::string(path) + "/";
     return result;
 }

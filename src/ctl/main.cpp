@@ -6,7 +6,6 @@
 //   2  usage or configuration error, or no answer (cannot connect, timeout)
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include "ctl/fcgi_client.hpp"
@@ -15,6 +14,7 @@
 #include "ctl/render.hpp"
 #include "ctl/json_reader.hpp"
 #include "text.hpp"
+#include "token_file.hpp"
 
 namespace {
 
@@ -32,15 +32,14 @@ int fail(int code, const std::string& why) {
 outcome<std::string> admin_token(const std::optional<std::string>& file) {
     std::string token;
     if (file) {
-        std::ifstream input(*file);
-        if (!input) return failure{"--token-file " + *file + ": cannot read the file"};
-        std::getline(input, token);
+        auto stored = read_stored_token("--token-file", *file);
+        if (!stored) return stored.error();
+        token = std::move(stored->token);
     } else if (const char* from_environment = std::getenv("REPLUG_TOKEN")) {
-        token = from_environment;
+        token = trim(from_environment);
     } else {
         return failure{"no admin token: give --token-file FILE or set REPLUG_TOKEN"};
     }
-    token = trim(token);
     std::string origin = file ? "--token-file " + *file : "REPLUG_TOKEN";
     if (token.empty()) return failure{origin + ": the token is empty"};
     for (char c : token)

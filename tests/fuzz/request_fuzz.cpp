@@ -24,6 +24,7 @@
 #include "reloader.hpp"
 #include "request_head.hpp"
 #include "server.hpp"
+#include "write_all.hpp"
 
 namespace {
 
@@ -40,15 +41,6 @@ struct world {
 };
 
 world* the_world = nullptr;
-
-void write_all(int fd, const std::uint8_t* data, std::size_t size) {
-    while (size > 0) {
-        ssize_t n = ::write(fd, data, size);
-        if (n <= 0) return;
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
 
 }  // namespace
 
@@ -85,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // runner caps inputs at 64 KiB), so that the head check sees what a
     // connection that had sent all of it would show; then it reads whatever
     // comes back.
-    write_all(pair[1], data, size);
+    replug::write_all(pair[1], std::string_view(reinterpret_cast<const char*>(data), size));
     ::shutdown(pair[1], SHUT_WR);
     std::thread peer([&] {
         char sink[65536];

@@ -29,6 +29,9 @@
 #include "log.hpp"
 #include "outcome.hpp"
 #include "replug/module.hpp"
+#include "text.hpp"
+#include "unique_fd.hpp"
+#include "write_all.hpp"
 
 namespace replug {
 
@@ -127,19 +130,9 @@ inline std::string read_file(const fs::path& file) {
 // Writes BYTES into FILE through the same inode, truncating it first: what
 // `cp new.so live.so` does to a file that already exists.
 inline void overwrite_in_place(const fs::path& file, std::string_view bytes) {
-    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            throw std::runtime_error("cannot write " + file.string());
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    unique_fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
+    if (write_all(fd.get(), bytes) != bytes.size()) throw std::runtime_error("cannot write " + file.string());
 }
 
 // Writes BYTES to a new file beside FILE and renames it over FILE: what
@@ -251,14 +244,6 @@ public:
         return {};
     }
     std::string_view body() override { return body_text; }
-
-private:
-    static bool equal_ignoring_case(std::string_view a, std::string_view b) {
-        return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-            auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-            return lower(x) == lower(y);
-        });
-    }
 };
 
 class fake_response final : public response {

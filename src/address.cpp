@@ -1,0 +1,39 @@
+#include "address.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace replug {
+
+outcome<host_port> split_host_port(std::string_view text) {
+    host_port result;
+    if (text.starts_with('[')) {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return failure{"unterminated [IPV6] address", failure_kind::bad_input};
+        result.host = std::string(text.substr(1, close - 1));
+        std::string_view after = text.substr(close + 1);
+        if (!after.empty() && !after.starts_with(':'))
+            return failure{"expected :PORT after the [IPV6] address", failure_kind::bad_input};
+        if (!after.empty()) result.port = std::string(after.substr(1));
+        return result;
+    }
+    auto colon = text.rfind(':');
+    result.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) result.port = std::string(text.substr(colon + 1));
+    return result;
+}
+
+bool is_port_number(std::string_view port) {
+    return !port.empty() && port.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::optional<sockaddr_un> unix_socket_address(std::string_view path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.empty() || path.size() > max_unix_socket_path) return std::nullopt;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    return address;
+}
+
+}  // namespace replug

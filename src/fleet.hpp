@@ -1,0 +1,208 @@
+// The master's side of the worker processes. It starts them, hands each the
+// route table, turns every change of the table into one transaction over
+// all of them (load everywhere, then commit everywhere, or abort
+// everywhere), attributes their crashes from the scoreboard, replaces them,
+// and rolls back a freshly swapped version that keeps crashing.
+//
+// It never loads module code: it resolves a route's module, checks and
+// seals its bytes into a memfd (loader::seal), and the workers load that.
+// So no module can crash the master.
+//
+// Threads: the route_control calls come from the admin endpoints (on the
+// main thread, or the --admin-listen thread) and from watch mode; reap(),
+// tick(), answer_admin() and stop() from the main thread only, which is the
+// only one that starts or replaces workers (PR_SET_PDEATHSIG follows the
+// thread that forked). One mutex serializes every change.
+#ifndef REPLUG_FLEET_HPP
+#define REPLUG_FLEET_HPP
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "channel.hpp"
+#include "loader.hpp"
+#include "log.hpp"
+#include "resolver.hpp"
+#include "route_control.hpp"
+#include "scoreboard.hpp"
+#include "spawn.hpp"
+#include "thread_safety.hpp"
+#include "worker_messages.hpp"
+
+namespace replug {
+
+// When the master rolls a version back by itself: CRASHES crashes of it
+// within WINDOW, during its first GRACE after the swap.
+struct rollback_policy {
+    bool enabled = true;
+    unsigned crashes = 2;
+    std::chrono::seconds window{10};
+    std::chrono::seconds grace{60};
+};
+
+// Parses --auto-rollback: "CRASHES:WINDOW:GRACE" (counts and seconds) or "off".
+outcome<rollback_policy> parse_rollback_policy(std::string_view text);
+
+struct fleet_settings {
+    std::string program;  // the replugd binary the workers run
+    unsigned workers = 2;
+    worker_settings worker;  // the same for every worker but the slot
+    rollback_policy rollback;
+};
+
+// One worker as status shows it.
+struct worker_status {
+    unsigned slot = 0;
+    pid_t pid = 0;  // 0 while the slot waits for a replacement
+    std::string state;
+    std::chrono::system_clock::time_point started_at;
+    std::uint64_t requests = 0;
+    std::uint64_t rss_kib = 0;
+    unsigned busy_threads = 0;
+    std::string previous_exit;  // why the worker before it in this slot ended
+};
+
+class fleet final : public route_control {
+public:
+    // LISTEN_FD is the socket every worker serves; BOARD has a slot for
+    // each worker. Both outlive the fleet.
+    fleet(fleet_settings settings, int listen_fd, loader& sealer, scoreboard& board, const logger& log);
+    ~fleet() override;
+    fleet(const fleet&) = delete;
+    fleet& operator=(const fleet&) = delete;
+
+    // Seals every route of SPECS, starts the workers and installs the table
+    // in each. On failure every worker started is stopped again and the
+    // reason names the route or the worker.
+    outcome<std::vector<swap_report>> start(const std::vector<route_spec>& specs,
+                                            const std::vector<std::filesystem::path>& search_path)
+        EXCLUDES(mutex_);
+
+    // route_control, over every worker.
+    outcome<std::vector<swap_report>> apply(const std::vector<route_spec>& specs,
+                                            const std::vector<std::filesystem::path>& search_path) override
+        EXCLUDES(mutex_);
+    outcome<swap_report> reload(std::string_view pattern, reload_options options = {}) override EXCLUDES(mutex_);
+    outcome<swap_report> rollback(std::string_view pattern) override EXCLUDES(mutex_);
+    std::vector<route_status> status() const override EXCLUDES(mutex_);
+    histogram_snapshot swap_seconds() const override { return swap_seconds_.snapshot(); }
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const override
+        EXCLUDES(mutex_);
+
+    std::vector<worker_status> workers() const EXCLUDES(mutex_);
+    // Worker threads inside a request now, over every worker.
+    int busy() const;
+
+    // The main loop's part. The admin channels to wait on: (fd, slot).
+    std::vector<std::pair<int, unsigned>> admin_channels() const EXCLUDES(mutex_);
+    // Reads the request worker SLOT forwarded and answers it with ANSWER.
+    void answer_admin(unsigned slot, const std::function<admin_answer(const admin_call&)>& answer);
+    // Reaps every worker that ended: logs and counts its crash, rolls back
+    // a version that keeps crashing, schedules its replacement.
+    void reap() EXCLUDES(mutex_);
+    // When tick() has something to do next (a replacement to start).
+    std::optional<std::chrono::steady_clock::time_point> next_due() const EXCLUDES(mutex_);
+    // Starts the replacements that are due.
+    void tick() EXCLUDES(mutex_);
+    // Stops every worker: SIGTERM, then waits for them within DRAIN and a
+    // grace second, then SIGKILL. Returns how many had to be killed.
+    int stop(std::chrono::milliseconds drain) EXCLUDES(mutex_);
+
+private:
+    using clock = std::chrono::steady_clock;
+
+    // A version the master has sealed and the workers run (or ran).
+    struct installed {
+        std::shared_ptr<const sealed_module> module;
+        std::string version;
+        std::uint64_t generation = 0;
+        std::chrono::system_clock::time_point loaded_at;
+        double load_milliseconds = 0;
+    };
+
+    struct fleet_route {
+        route_spec spec;
+        std::uint32_t slot = 0;
+        installed current;
+        std::optional<installed> previous;
+        std::uint64_t next_generation = 1;
+        std::uint64_t reloads_ok = 0;
+        std::uint64_t reloads_failed = 0;
+        std::uint64_t crashes = 0;
+        clock::time_point swapped_at;
+        std::deque<clock::time_point> recent_crashes;  // of the current version
+        std::string last_error;
+        std::chrono::system_clock::time_point last_error_at;
+    };
+
+    enum class worker_phase { waiting, starting, serving, stopping };
+
+    struct worker_process {
+        unsigned slot = 0;
+        pid_t pid = 0;
+        worker_phase phase = worker_phase::waiting;
+        std::optional<channel> control;
+        std::optional<channel> admin;
+        clock::time_point started;
+        std::chrono::system_clock::time_point started_at;
+        respawn_backoff backoff;
+        clock::time_point due;  // when a waiting slot starts its next worker
+        std::string previous_exit;
+    };
+
+    // One route of a table being installed.
+    struct planned_route {
+        route_spec spec;
+        std::uint32_t slot = 0;
+        std::uint64_t generation = 0;
+        std::shared_ptr<const sealed_module> module;
+    };
+
+    fleet_route* find(std::string_view pattern) REQUIRES(mutex_);
+    std::vector<planned_route> committed_table() const REQUIRES(mutex_);
+    outcome<std::vector<planned_route>> seal_table(const std::vector<route_spec>& specs, const resolver& paths)
+        REQUIRES(mutex_);
+    // Installs TABLE in every serving worker as one transaction; the
+    // answer holds what the first worker loaded, per route.
+    outcome<std::vector<prepared_route>> transact(const std::vector<planned_route>& table) REQUIRES(mutex_);
+    // Starts the worker of SLOT and installs the committed table in it.
+    outcome<pid_t> start_worker(worker_process& worker) REQUIRES(mutex_);
+    outcome<std::vector<prepared_route>> install_in(worker_process& worker, std::uint64_t transaction,
+                                                    const std::vector<planned_route>& table) REQUIRES(mutex_);
+    std::vector<swap_report> adopt(std::vector<planned_route> table, const std::vector<prepared_route>& loaded)
+        REQUIRES(mutex_);
+    void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
+    void roll_back_if_crashing(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
+    std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);
+    void record_failure(fleet_route& route, const std::string& why) REQUIRES(mutex_);
+    version_status describe(const fleet_route& route, const installed& version) const;
+
+    const fleet_settings settings_;
+    const int listen_fd_;
+    loader& sealer_;
+    scoreboard& board_;
+    const logger& log_;
+
+    mutable mutex mutex_;
+    std::vector<fleet_route> routes_ GUARDED_BY(mutex_);  // in the order they were configured
+    std::vector<worker_process> workers_ GUARDED_BY(mutex_);
+    resolver resolver_ GUARDED_BY(mutex_);
+    // Bytes rolled back automatically, per route pattern and sha256: why.
+    std::map<std::pair<std::string, std::string>, std::string> refused_bytes_ GUARDED_BY(mutex_);
+    std::uint64_t transactions_ GUARDED_BY(mutex_) = 0;
+    bool stopping_ GUARDED_BY(mutex_) = false;
+    histogram swap_seconds_{histogram::swap_buckets};
+};
+
+}  // namespace replug
+
+#endif
