@@ -19,11 +19,7 @@
 #include "elf_check.hpp"
 #include "sha256.hpp"
 #include "text.hpp"
-<<<<<<< HEAD
-=======
-#include "unique_fd.hpp"
 #include "write_all.hpp"
->>>>>>> wt-b
 
 namespace replug {
 
@@ -108,14 +104,7 @@ constexpr int required_seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 outcome<unique_fd> private_copy(const std::string& name, const std::string& image) {
     unique_fd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd) return failure{"memfd_create failed: " + errno_text()};
-<<<<<<< HEAD
-    std::size_t done = 0;
-    while (done < image.size()) {
-        ssize_t n = ::write(fd.get(), image.data() + done, image.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return failure{"cannot write private copy: " + errno_text()};
-        done += static_cast<std::size_t>(n);
-    }
+    if (write_all(fd.get(), image) != image.size()) return failure{"cannot write private copy: " + errno_text()};
     if (::fcntl(fd.get(), F_ADD_SEALS, required_seals | F_SEAL_SEAL) != 0)
         return failure{"cannot seal private copy: " + errno_text()};
     return fd;
@@ -155,12 +144,6 @@ bool file_mapped(const struct stat& info) {
             return true;
     }
     return false;
-=======
-    if (write_all(fd.get(), image) != image.size()) return failure{"cannot write private copy: " + errno_text()};
-    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-        return failure{"cannot seal private copy: " + errno_text()};
-    return fd;
->>>>>>> wt-b
 }
 
 template <typename T>
@@ -180,11 +163,7 @@ bool mapped(const std::string& mapping_name) {
 }
 
 module_version::module_version(module_origin origin, boost::dll::shared_library library, unique_fd memfd,
-<<<<<<< HEAD
                                std::string mapping_name, std::mutex& mappings, const logger& log)
-=======
-                               std::string mapping_name, const logger& log)
->>>>>>> wt-b
     : origin_(std::move(origin)),
       library_(std::move(library)),
       memfd_(std::move(memfd)),
@@ -276,7 +255,6 @@ outcome<std::shared_ptr<module_version>> loader::load(const sealed_module& seale
         return failure{"module " + sealed.file.string() + ": " + why};
     };
 
-<<<<<<< HEAD
     int seals = ::fcntl(sealed.memfd.get(), F_GET_SEALS);
     if (seals < 0 || (seals & required_seals) != required_seals)
         return refuse("its private copy is not a memfd sealed against writes, shrinking and growing "
@@ -289,20 +267,6 @@ outcome<std::shared_ptr<module_version>> loader::load(const sealed_module& seale
         return refuse("cannot read private copy: " + errno_text());
     if (auto why = check_elf(image)) return refuse(why->reason);
     std::string sealed_name = memfd_name(sealed.memfd.get());
-=======
-    module_origin origin{module, symbol, file, 0, 0};
-    unique_fd user_file(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (user_file.get() < 0) return refuse("cannot open: " + errno_text());
-    if (auto why = check_ownership(user_file.get(), file)) return refuse(why->reason);
-    auto image = read_image(user_file.get(), file, origin);
-    if (!image) return failure{image.reason()};
-    if (auto why = check_elf(*image)) return refuse(why->reason);
-
-    std::string mapping_name = "replug:" + module + ":" + std::to_string(++copies_);
-    auto copy = private_copy(mapping_name, *image);
-    if (!copy) return refuse(copy.reason());
-    unique_fd copy_fd = std::move(*copy);
->>>>>>> wt-b
 
     module_origin origin{module, symbol, sealed.file, sealed.inode, sealed.size, sealed.sha256};
     std::string mapping_name;
@@ -330,13 +294,8 @@ outcome<std::shared_ptr<module_version>> loader::load(const sealed_module& seale
         }
     }
     // From here on the version owns the copy and unloads it on every path.
-<<<<<<< HEAD
     auto version = std::make_shared<module_version>(std::move(origin), std::move(library), std::move(copy_fd),
                                                     mapping_name, mappings_, log_);
-=======
-    auto version = std::make_shared<module_version>(origin, std::move(library), std::move(copy_fd),
-                                                    mapping_name, log_);
->>>>>>> wt-b
     auto& loaded = version->library_;
 
     auto* abi = symbol_or_null<const unsigned>(loaded, "replug_abi_version");

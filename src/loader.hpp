@@ -68,15 +68,10 @@ struct sealed_module {
 // request running in it; unloaded when the last of them lets go.
 class module_version {
 public:
-<<<<<<< HEAD
     // Made by loader::load only. MAPPINGS is the loader's lock over which
     // copies are mapped; the loader must outlive the version.
     module_version(module_origin origin, boost::dll::shared_library library, unique_fd memfd,
                    std::string mapping_name, std::mutex& mappings, const logger& log);
-=======
-    module_version(module_origin origin, boost::dll::shared_library library, unique_fd memfd,
-                   std::string mapping_name, const logger& log);
->>>>>>> wt-b
     ~module_version();
     module_version(const module_version&) = delete;
     module_version& operator=(const module_version&) = delete;
@@ -101,11 +96,7 @@ private:
 
     module_origin origin_;
     boost::dll::shared_library library_;
-<<<<<<< HEAD
     unique_fd memfd_;  // the N of /proc/self/fd/N, open while the copy is mapped
-=======
-    unique_fd memfd_;
->>>>>>> wt-b
     std::string mapping_name_;
     std::mutex& mappings_;
     const logger& log_;

@@ -37,28 +37,12 @@ bool peer_done(int fd) {
 
 }  // namespace
 
-<<<<<<< HEAD
 server::server(listener socket, unsigned threads, request_handler handler, const logger& log)
     : socket_(std::move(socket)), thread_count_(threads), handler_(std::move(handler)), log_(log) {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (epoll_fd_ < 0 || wake_fd_ < 0 || timer_fd_ < 0)
-=======
-server::server(listener socket, unsigned threads, registry& routes, std::string admin_prefix,
-               admin_handler admin, const logger& log, server_role role)
-    : socket_(std::move(socket)),
-      thread_count_(threads),
-      routes_(routes),
-      admin_prefix_(std::move(admin_prefix)),
-      admin_(std::move(admin)),
-      role_(role),
-      log_(log) {
     epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
     wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (!epoll_fd_ || !wake_fd_ || !timer_fd_)
->>>>>>> wt-b
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     int flags = ::fcntl(socket_.fd.get(), F_GETFL);
     ::fcntl(socket_.fd.get(), F_SETFL, flags | O_NONBLOCK);

@@ -27,11 +27,7 @@
 #include "fcgi_request.hpp"
 #include "listener.hpp"
 #include "log.hpp"
-<<<<<<< HEAD
-=======
-#include "registry.hpp"
 #include "unique_fd.hpp"
->>>>>>> wt-b
 
 namespace replug {
 

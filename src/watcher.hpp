@@ -16,12 +16,8 @@
 #include <thread>
 
 #include "log.hpp"
-<<<<<<< HEAD
 #include "route_control.hpp"
-=======
-#include "registry.hpp"
 #include "unique_fd.hpp"
->>>>>>> wt-b
 
 namespace replug {
 
