@@ -25,7 +25,10 @@ outcome<host_port> split_host_port(std::string_view text) {
 }
 
 bool is_port_number(std::string_view port) {
-    return !port.empty() && port.find_first_not_of("0123456789") == std::string_view::npos;
+    // getaddrinfo would take 99999 and wrap it to 34463: the range is checked here.
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+        return false;
+    return std::stoul(std::string(port)) <= 65535;
 }
 
 std::optional<sockaddr_un> unix_socket_address(std::string_view path) {

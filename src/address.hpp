@@ -27,7 +27,7 @@ struct host_port {
 // closed or something other than ":PORT" follows the ']'.
 outcome<host_port> split_host_port(std::string_view text);
 
-// True when PORT is one or more ASCII digits; its range is getaddrinfo's to check.
+// True when PORT is ASCII digits naming 0 to 65535.
 bool is_port_number(std::string_view port);
 
 // The longest path a sockaddr_un holds: sun_path less its final NUL.

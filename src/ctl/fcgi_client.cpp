@@ -140,7 +140,7 @@ outcome<socket_address> parse_socket_address(std::string_view text) {
     if (!split->port) return bad("expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
     result.host = split->host.empty() ? "127.0.0.1" : split->host;
     result.port = *split->port;
-    if (!is_port_number(result.port)) return bad("the port must be a number");
+    if (!is_port_number(result.port)) return bad("the port must be a number from 0 to 65535");
     return result;
 }
 

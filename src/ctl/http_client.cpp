@@ -107,7 +107,7 @@ outcome<http_url> parse_http_url(std::string_view text) {
     if (!split) return bad(split.reason());
     if (split->host.empty()) return bad("no host");
     std::string port = split->port.value_or("");
-    if (!port.empty() && !is_port_number(port)) return bad("the port must be a number");
+    if (!port.empty() && !is_port_number(port)) return bad("the port must be a number from 0 to 65535");
     result.host = split->host;
     result.port = port.empty() ? "80" : port;
     if (!path.empty() && path != "/") result.prefix = path.ends_with('/') ? std::string(path) : std::string(path) + "/";

@@ -59,6 +59,10 @@ BOOST_AUTO_TEST_CASE(a_port_number_is_digits) {
     BOOST_TEST(!is_port_number("90 00"));
     BOOST_TEST(!is_port_number("-1"));
     BOOST_TEST(!is_port_number("9000]"));
+    BOOST_TEST(is_port_number("65535"));
+    BOOST_TEST(!is_port_number("65536"));  // getaddrinfo would wrap it
+    BOOST_TEST(!is_port_number("99999"));
+    BOOST_TEST(!is_port_number("000009000"));
 }
 
 BOOST_AUTO_TEST_CASE(unix_socket_address_fits_the_path_or_says_no) {

@@ -214,9 +214,10 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_socket_and_say_what_is_wrong) {
     BOOST_TEST(socket_refusal("replugd.sock") ==
                "--socket replugd.sock: expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
     BOOST_TEST(socket_refusal("") == "--socket : expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
-    BOOST_TEST(socket_refusal("localhost:") == "--socket localhost:: the port must be a number");
-    BOOST_TEST(socket_refusal("localhost:http") == "--socket localhost:http: the port must be a number");
-    BOOST_TEST(socket_refusal("[::1]") == "--socket [::1]: the port must be a number");
+    BOOST_TEST(socket_refusal("localhost:") == "--socket localhost:: the port must be a number from 0 to 65535");
+    BOOST_TEST(socket_refusal("localhost:http") == "--socket localhost:http: the port must be a number from 0 to 65535");
+    BOOST_TEST(socket_refusal("[::1]") == "--socket [::1]: expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT or :PORT");
+    BOOST_TEST(socket_refusal("127.0.0.1:99999") == "--socket 127.0.0.1:99999: the port must be a number from 0 to 65535");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -271,8 +272,8 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_url_and_say_what_is_wrong) {
     BOOST_TEST(url_refusal("http:///-/") == "--url http:///-/: no host");
     BOOST_TEST(url_refusal("http://:8080/") == "--url http://:8080/: no host");
     BOOST_TEST(url_refusal("http://[]:8080/") == "--url http://[]:8080/: no host");
-    BOOST_TEST(url_refusal("http://h:80a/") == "--url http://h:80a/: the port must be a number");
-    BOOST_TEST(url_refusal("http://[::1]:x/") == "--url http://[::1]:x/: the port must be a number");
+    BOOST_TEST(url_refusal("http://h:80a/") == "--url http://h:80a/: the port must be a number from 0 to 65535");
+    BOOST_TEST(url_refusal("http://[::1]:x/") == "--url http://[::1]:x/: the port must be a number from 0 to 65535");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
