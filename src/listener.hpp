@@ -18,6 +18,9 @@ struct listener {
     unique_fd fd;
     std::string description;                   // for logs: "127.0.0.1:9000", "unix:/run/x.sock", ...
     std::optional<std::filesystem::path> unix_path;  // ours to remove at exit
+    // Served by several processes (a worker's inherited socket): only its
+    // owner, the master, may shut it down or remove its file.
+    bool shared = false;
 };
 
 // How a unix socket file is made: its mode, and optionally its owner and group.

@@ -37,8 +37,13 @@ bool peer_done(int fd) {
 
 }  // namespace
 
-server::server(listener socket, unsigned threads, request_handler handler, const logger& log)
-    : socket_(std::move(socket)), thread_count_(threads), handler_(std::move(handler)), log_(log) {
+server::server(listener socket, unsigned threads, request_handler handler, const logger& log,
+               thread_wrapper around_each_thread)
+    : socket_(std::move(socket)),
+      thread_count_(threads),
+      handler_(std::move(handler)),
+      log_(log),
+      around_each_thread_(std::move(around_each_thread)) {
     epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
     wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -61,7 +66,13 @@ server::~server() {
 }
 
 void server::start() {
-    for (unsigned i = 0; i < thread_count_; ++i) workers_.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < thread_count_; ++i)
+        workers_.emplace_back([this, i] {
+            if (around_each_thread_)
+                around_each_thread_(i, [this] { work(); });
+            else
+                work();
+        });
 }
 
 void server::work() {
@@ -126,6 +137,9 @@ void server::accept_ready() {
         }
         epoll_event event{connection_events, {.fd = fd}};
         ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event);
+        // One at a time from a socket other processes serve too, so that
+        // the one that woke first does not take every connection waiting.
+        if (socket_.shared) break;
     }
     if (!stopping_.load()) {
         epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
@@ -213,8 +227,10 @@ int server::stop(std::chrono::milliseconds drain) {
     // stays open (its number must not be reused while workers may still
     // compare events against it) until the destructor.
     ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, socket_.fd.get(), nullptr);
-    ::shutdown(socket_.fd.get(), SHUT_RDWR);
-    if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
+    if (!socket_.shared) {  // a shared socket stays open for the other processes that serve it
+        ::shutdown(socket_.fd.get(), SHUT_RDWR);
+        if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
+    }
 
     auto deadline = std::chrono::steady_clock::now() + drain;
     std::unique_lock lock(mutex_);

@@ -40,9 +40,14 @@ namespace replug {
 // the fuzzer both come through here.
 bool serve_once(int fd, const request_handler& handler, const logger& log, bool keep = true);
 
+// Runs BODY, the whole life of serving thread INDEX, inside whatever that
+// thread needs around it (a worker's scoreboard slot and alternate signal stack).
+using thread_wrapper = std::function<void(unsigned index, const std::function<void()>& body)>;
+
 class server {
 public:
-    server(listener socket, unsigned threads, request_handler handler, const logger& log);
+    server(listener socket, unsigned threads, request_handler handler, const logger& log,
+           thread_wrapper around_each_thread = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -71,6 +76,7 @@ private:
     unsigned thread_count_;
     request_handler handler_;
     const logger& log_;
+    thread_wrapper around_each_thread_;
 
     unique_fd epoll_fd_;
     unique_fd wake_fd_;
