@@ -3,6 +3,8 @@
 #include "resolver.hpp"
 #include "text.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <thread>
 #include <fstream>
 #include <map>
@@ -15,6 +17,12 @@ namespace po = boost::program_options;
 namespace replug {
 
 namespace {
+
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    return std::stoull(std::string(text));
+}
 
 bool valid_symbol(std::string_view symbol) {
     if (symbol.empty() || (symbol.front() >= '0' && symbol.front() <= '9')) return false;
@@ -44,7 +52,15 @@ po::options_description describe_options() {
          "owner of a unix socket (like php-fpm's listen.owner)")
         ("listen-group", po::value<std::string>()->value_name("GROUP"),
          "group of a unix socket, e.g. the front server's group (www-data)")
-        ("threads", po::value<unsigned>()->value_name("N"), "worker threads (default: number of cores)")
+        ("workers", po::value<std::string>()->value_name("N"),
+         "worker processes under a master that never loads module code; a handler that crashes costs "
+         "only its worker (default: the CPUs of the cgroup's quota, or the cores; at least 2); "
+         "0: one process, no master (for debugging)")
+        ("threads", po::value<std::string>()->value_name("N"),
+         "threads per worker process, as uWSGI counts them (default: 4)")
+        ("auto-rollback", po::value<std::string>()->value_name("C:W:G")->default_value("2:10:60"),
+         "roll a freshly swapped version back by itself after C crashes within W seconds during its "
+         "first G seconds (worker processes only); off: never")
         ("module-path", po::value<std::vector<std::string>>()->value_name("DIR"),
          "repeatable; the ordered module search path (DIR/NAME.so, then DIR/NAME/index.so)")
         ("route", po::value<std::vector<std::string>>()->value_name("PATH=MODULE[:SYMBOL]"),
@@ -132,6 +148,38 @@ outcome<route_spec> parse_route(std::string_view text) {
     return spec;
 }
 
+outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
+    auto bad = failure{"--auto-rollback: expected CRASHES:WINDOW:GRACE (e.g. 2:10:60) or off, got '" +
+                           std::string(text) + "'",
+                       failure_kind::bad_input};
+    if (text == "off") return rollback_policy{false, 0, {}, {}};
+    std::vector<std::uint64_t> numbers;
+    while (true) {
+        auto colon = text.find(':');
+        auto number = parse_count(text.substr(0, colon));
+        if (!number || *number == 0 || *number > 86400) return bad;
+        numbers.push_back(*number);
+        if (colon == std::string_view::npos) break;
+        text.remove_prefix(colon + 1);
+    }
+    if (numbers.size() != 3) return bad;
+    return rollback_policy{true, static_cast<unsigned>(numbers[0]), std::chrono::seconds(numbers[1]),
+                           std::chrono::seconds(numbers[2])};
+}
+
+unsigned available_cpus() {
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    // cgroup v2: "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit.
+    std::ifstream limit("/sys/fs/cgroup/cpu.max");
+    std::string quota;
+    double period = 0;
+    if (limit >> quota >> period && quota != "max" && period > 0) {
+        double cpus = std::stod(quota) / period;
+        return std::clamp(static_cast<unsigned>(std::ceil(cpus)), 1u, cores);
+    }
+    return cores;
+}
+
 std::string usage() {
     std::ostringstream text;
     text << "Usage: replugd [OPTIONS]\n"
@@ -202,10 +250,25 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (values.count("listen-owner")) result.listen_owner = values["listen-owner"].as<std::string>();
     if (values.count("listen-group")) result.listen_group = values["listen-group"].as<std::string>();
 
-    result.threads = values.count("threads") ? values["threads"].as<unsigned>()
-                                             : std::max(1u, std::thread::hardware_concurrency());
-    if (result.threads == 0 || result.threads > 1024)
-        return bad(origin("threads") + "--threads: must be between 1 and 1024");
+    auto count = [&](const char* key, unsigned low, unsigned high, unsigned fallback) -> outcome<unsigned> {
+        if (!values.count(key)) return fallback;
+        const auto& text = values[key].as<std::string>();
+        bool digits = !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == std::string::npos;
+        unsigned value = digits ? static_cast<unsigned>(std::stoul(text)) : 0;
+        if (!digits || value < low || value > high)
+            return bad(origin(key) + "--" + key + ": '" + text + "' is not a whole number from " +
+                       std::to_string(low) + " to " + std::to_string(high));
+        return value;
+    };
+    auto workers = count("workers", 0, 256, std::max(2u, available_cpus()));
+    if (!workers) return workers.error();
+    result.workers = *workers;
+    auto threads = count("threads", 1, 1024, 4);
+    if (!threads) return threads.error();
+    result.threads = *threads;
+    auto policy = parse_rollback_policy(values["auto-rollback"].as<std::string>());
+    if (!policy) return bad(origin("auto-rollback") + policy.reason());
+    result.auto_rollback = *policy;
 
     if (values.count("module-path"))
         for (const auto& directory : values["module-path"].as<std::vector<std::string>>()) {

@@ -25,13 +25,27 @@ struct route_spec {
     bool operator==(const route_spec&) const = default;
 };
 
+// When the master rolls a version back by itself: CRASHES crashes of it
+// within WINDOW, during its first GRACE after the swap.
+struct rollback_policy {
+    bool enabled = true;
+    unsigned crashes = 2;
+    std::chrono::seconds window{10};
+    std::chrono::seconds grace{60};
+};
+
+// Parses --auto-rollback: "CRASHES:WINDOW:GRACE" (counts and seconds) or "off".
+outcome<rollback_policy> parse_rollback_policy(std::string_view text);
+
 struct config {
     std::optional<std::filesystem::path> config_file;
     std::string listen;  // empty: use an inherited socket
     mode_t listen_mode = 0660;
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
-    unsigned threads = 0;
+    unsigned workers = 2;  // 0: a single process
+    unsigned threads = 4;  // per worker process
+    rollback_policy auto_rollback;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
     std::string admin_prefix = "/-/";
@@ -53,6 +67,10 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 
 // Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
 outcome<route_spec> parse_route(std::string_view text);
+
+// The CPUs this process may use: the cgroup's CPU quota where one is set
+// (containers), else the cores.
+unsigned available_cpus();
 
 // The --help text.
 std::string usage();

@@ -40,18 +40,6 @@
 
 namespace replug {
 
-// When the master rolls a version back by itself: CRASHES crashes of it
-// within WINDOW, during its first GRACE after the swap.
-struct rollback_policy {
-    bool enabled = true;
-    unsigned crashes = 2;
-    std::chrono::seconds window{10};
-    std::chrono::seconds grace{60};
-};
-
-// Parses --auto-rollback: "CRASHES:WINDOW:GRACE" (counts and seconds) or "off".
-outcome<rollback_policy> parse_rollback_policy(std::string_view text);
-
 struct fleet_settings {
     std::string program;  // the replugd binary the workers run
     unsigned workers = 2;
@@ -178,8 +166,10 @@ private:
     outcome<pid_t> start_worker(worker_process& worker) REQUIRES(mutex_);
     outcome<std::vector<prepared_route>> install_in(worker_process& worker, std::uint64_t transaction,
                                                     const std::vector<planned_route>& table) REQUIRES(mutex_);
-    std::vector<swap_report> adopt(std::vector<planned_route> table, const std::vector<prepared_route>& loaded)
-        REQUIRES(mutex_);
+    // Makes TABLE, as LOADED by the workers, the committed one; logs each
+    // swap unless QUIET.
+    std::vector<swap_report> adopt(std::vector<planned_route> table, const std::vector<prepared_route>& loaded,
+                                   bool quiet = false) REQUIRES(mutex_);
     void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
     void roll_back_if_crashing(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -15,6 +17,7 @@ sigset_t handled_signals() {
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
     return set;
 }
 
@@ -26,6 +29,17 @@ void block_signals() {
     signal(SIGPIPE, SIG_IGN);
 }
 
+unique_fd signal_fd() {
+    sigset_t set = handled_signals();
+    return unique_fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+int next_signal(int fd) {
+    signalfd_siginfo info{};
+    if (::read(fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
+    return static_cast<int>(info.ssi_signo);
+}
+
 int wait_for_signals(const std::function<void()>& on_reload) {
     sigset_t set = handled_signals();
     while (true) {
@@ -34,6 +48,7 @@ int wait_for_signals(const std::function<void()>& on_reload) {
             if (errno == EINTR) continue;
             return SIGTERM;
         }
+        if (received == SIGCHLD) continue;
         if (received != SIGHUP) return received;
         on_reload();
     }

@@ -6,11 +6,21 @@
 
 #include <functional>
 
+#include "unique_fd.hpp"
+
 namespace replug {
 
-// Blocks SIGHUP, SIGTERM and SIGINT in the calling thread (and the threads
-// it will start); ignores SIGPIPE, which a closed client connection raises.
+// Blocks SIGHUP, SIGTERM, SIGINT and SIGCHLD in the calling thread (and the
+// threads it will start); ignores SIGPIPE, which a closed client connection
+// raises.
 void block_signals();
+
+// A signalfd that reads SIGHUP, SIGTERM, SIGINT and SIGCHLD: the master's
+// main loop polls it beside its workers' channels. REQUIRES: block_signals().
+unique_fd signal_fd();
+
+// The signal a signal_fd() has ready, or 0 when none is.
+int next_signal(int fd);
 
 // Runs ON_RELOAD for each SIGHUP until SIGTERM or SIGINT arrives; returns
 // that signal. HUPs that arrive while ON_RELOAD runs stay pending and

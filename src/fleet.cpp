@@ -1,0 +1,704 @@
+#include "fleet.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace replug {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a worker may take to answer the master: to start, or to load a
+// table (load hooks may talk to a database).
+constexpr auto answer_timeout = 30s;
+constexpr auto send_timeout = 5s;
+
+// Workers' fds, as spawn_worker places them.
+constexpr int worker_listen_fd = 3;
+constexpr int worker_control_fd = 4;
+constexpr int worker_admin_fd = 5;
+constexpr int worker_board_fd = 6;
+
+std::string milliseconds(double value) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(2) << value << "ms";
+    return text.str();
+}
+
+std::uint64_t rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("VmRSS:")) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    return 0;
+}
+
+std::string shown(const std::string& version, std::uint64_t generation) {
+    return version.empty() ? "generation " + std::to_string(generation) : version;
+}
+
+}  // namespace
+
+fleet::fleet(fleet_settings settings, int listen_fd, loader& sealer, scoreboard& board, const logger& log)
+    : settings_(std::move(settings)), listen_fd_(listen_fd), sealer_(sealer), board_(board), log_(log), resolver_({}) {
+    lock_guard lock(mutex_);
+    for (unsigned slot = 0; slot < settings_.workers; ++slot) {
+        worker_process worker;
+        worker.slot = slot;
+        workers_.push_back(std::move(worker));
+    }
+}
+
+fleet::~fleet() { stop(0ms); }
+
+fleet::fleet_route* fleet::find(std::string_view pattern) {
+    for (auto& route : routes_)
+        if (route.spec.pattern == pattern) return &route;
+    return nullptr;
+}
+
+std::vector<fleet::planned_route> fleet::committed_table() const {
+    std::vector<planned_route> table;
+    for (const auto& route : routes_)
+        table.push_back({route.spec, route.slot, route.current.generation, route.current.module});
+    return table;
+}
+
+std::optional<std::uint32_t> fleet::free_route_slot() const {
+    std::set<std::uint32_t> taken;
+    for (const auto& route : routes_) taken.insert(route.slot);
+    for (std::uint32_t slot = 0; slot < scoreboard::max_routes; ++slot)
+        if (!taken.contains(slot) && board_.route_totals(slot).in_flight == 0) return slot;
+    return std::nullopt;
+}
+
+outcome<std::vector<fleet::planned_route>> fleet::seal_table(const std::vector<route_spec>& specs,
+                                                             const resolver& paths) {
+    std::vector<planned_route> table;
+    std::set<std::uint32_t> given;
+    for (const auto& spec : specs) {
+        auto file = paths.resolve(spec.module);
+        if (!file) return failure{"route " + spec.pattern + ": " + file.reason()};
+        auto sealed = sealer_.seal(*file, spec.module);
+        if (!sealed) {
+            if (auto* existing = find(spec.pattern)) record_failure(*existing, sealed.reason());
+            return failure{"route " + spec.pattern + ": " + sealed.reason()};
+        }
+        planned_route planned{spec, 0, 1, std::make_shared<const sealed_module>(std::move(*sealed))};
+        if (auto* existing = find(spec.pattern)) {
+            planned.slot = existing->slot;
+            planned.generation = existing->next_generation;
+        } else {
+            std::optional<std::uint32_t> slot;
+            for (std::uint32_t candidate = 0; candidate < scoreboard::max_routes && !slot; ++candidate) {
+                bool taken = given.contains(candidate) || std::any_of(routes_.begin(), routes_.end(), [&](const auto& r) {
+                                 return r.slot == candidate;
+                             });
+                if (!taken && board_.route_totals(candidate).in_flight == 0) slot = candidate;
+            }
+            if (!slot) return failure{"route " + spec.pattern + ": more than 1024 routes"};
+            planned.slot = *slot;
+        }
+        given.insert(planned.slot);
+        table.push_back(std::move(planned));
+    }
+    return table;
+}
+
+outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, std::uint64_t transaction,
+                                                       const std::vector<planned_route>& table) {
+    std::vector<table_route> wire;
+    std::vector<int> fds;
+    for (const auto& route : table) {
+        const auto& module = *route.module;
+        wire.push_back({route.spec, route.slot, route.generation, module.file.string(),
+                        static_cast<std::uint64_t>(module.inode), static_cast<std::int64_t>(module.size),
+                        module.sha256});
+        fds.push_back(module.memfd.get());
+    }
+    auto sent = worker.control->send(encode_load(transaction, wire), fds, send_timeout);
+    if (!sent) return failure{"worker " + std::to_string(worker.pid) + ": " + sent.reason};
+    auto answer = worker.control->receive(answer_timeout);
+    if (answer.status == channel_status::peer_closed)
+        return failure{"a worker (pid " + std::to_string(worker.pid) +
+                       ") died while loading it; its crash is in the log"};
+    if (!answer) return failure{"worker " + std::to_string(worker.pid) + ": " + answer.reason};
+    if (answer.fields[0] == "refused" && answer.fields.size() >= 3) return failure{answer.fields[2]};
+    return decode_prepared(answer.fields, table.size());
+}
+
+outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table) {
+    auto transaction = ++transactions_;
+    auto started = clock::now();
+    std::vector<worker_process*> prepared;
+    std::optional<std::vector<prepared_route>> loaded;
+    std::optional<failure> refused;
+    for (auto& worker : workers_) {
+        if (worker.phase != worker_phase::serving) continue;
+        auto answer = install_in(worker, transaction, table);
+        if (!answer) {
+            refused = answer.error();
+            break;
+        }
+        prepared.push_back(&worker);
+        if (!loaded) loaded = std::move(*answer);
+    }
+    std::string verb = refused ? "abort" : "commit";
+    for (auto* worker : prepared) {
+        auto sent = worker->control->send({verb, decimal(transaction)}, {}, send_timeout);
+        auto answer = sent ? worker->control->receive(answer_timeout) : received{sent.status, sent.reason, {}, {}};
+        if (!answer && answer.status != channel_status::peer_closed) {
+            // Its state is unknown now: it must not serve. Its replacement loads the committed table.
+            log_.error("worker ", worker->pid, " did not ", verb, " transaction ", transaction, ": ", answer.reason,
+                       "; killing it");
+            ::kill(worker->pid, SIGKILL);
+        } else if (answer && answer.fields[0] == "refused") {
+            log_.error("worker ", worker->pid, " refused to ", verb, ": ",
+                       answer.fields.size() > 2 ? answer.fields[2] : "", "; killing it");
+            ::kill(worker->pid, SIGKILL);
+        }
+    }
+    if (refused) return *refused;
+    swap_seconds_.observe(std::chrono::duration<double>(clock::now() - started).count());
+    if (!loaded) {  // no worker serving right now: they load it when they start
+        loaded.emplace();
+        for (std::size_t i = 0; i < table.size(); ++i) {
+            const auto* existing = find(table[i].spec.pattern);
+            loaded->push_back({existing && existing->current.generation == table[i].generation
+                                   ? existing->current.version
+                                   : "",
+                               0});
+        }
+    }
+    return *loaded;
+}
+
+std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const std::vector<prepared_route>& loaded,
+                                     bool quiet) {
+    std::vector<fleet_route> next;
+    std::vector<swap_report> reports;
+    auto now = std::chrono::system_clock::now();
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        auto& planned = table[i];
+        fleet_route route;
+        if (auto* existing = find(planned.spec.pattern)) route = std::move(*existing);
+        swap_report report{planned.spec.pattern, planned.spec.module, planned.module->file.string(), {}, 0,
+                           loaded[i].version, planned.generation, loaded[i].load_milliseconds};
+        installed version{planned.module, loaded[i].version, planned.generation, now, loaded[i].load_milliseconds};
+        bool is_new = route.current.generation == 0;
+        if (!is_new) {
+            report.old_version = route.current.version;
+            report.old_generation = route.current.generation;
+        }
+        if (route.current.generation != planned.generation) {
+            if (route.previous && route.previous->generation == planned.generation)
+                route.previous.reset();  // back to it: one level deep
+            else if (!is_new)
+                route.previous = std::move(route.current);
+            route.current = std::move(version);
+            route.reloads_ok += 1;
+            route.swapped_at = clock::now();
+            route.recent_crashes.clear();
+            route.last_error.clear();
+            if (quiet)
+                ;
+            else if (is_new)
+                log_.info("load route=", report.pattern, " module=", report.module, " version=", report.new_version,
+                          " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
+                          " file=", report.file, " sha256=", planned.module->sha256,
+                          " workers=", settings_.workers);
+            else
+                log_.info("reload route=", report.pattern, " module=", report.module, " ", report.old_version,
+                          " -> ", report.new_version, " generation=", report.new_generation,
+                          " load=", milliseconds(report.load_milliseconds), " file=", report.file,
+                          " sha256=", planned.module->sha256);
+        }
+        route.spec = planned.spec;
+        route.slot = planned.slot;
+        route.next_generation = std::max(route.next_generation, planned.generation + 1);
+        next.push_back(std::move(route));
+        reports.push_back(std::move(report));
+    }
+    for (const auto& gone : routes_)
+        if (!gone.spec.pattern.empty() &&
+            std::none_of(next.begin(), next.end(), [&](const auto& r) { return r.spec.pattern == gone.spec.pattern; }))
+            log_.info("route removed route=", gone.spec.pattern, " (its requests finish on their version)");
+    routes_ = std::move(next);
+    return reports;
+}
+
+outcome<pid_t> fleet::start_worker(worker_process& worker) {
+    auto control = channel_pair();
+    auto admin = channel_pair();
+    if (!control || !admin) return failure{"cannot make a worker's channels: " + (control ? admin.reason() : control.reason())};
+    board_.reset_worker(worker.slot);
+    auto& slot = board_.worker(worker.slot);
+    slot.state.store(worker_state::starting, std::memory_order_release);
+    unique_fd control_child = control->second.release();
+    unique_fd admin_child = admin->second.release();
+    spawn_request request{settings_.program,
+                          {"replugd", "--worker", std::to_string(worker.slot)},
+                          std::nullopt,
+                          {{listen_fd_, worker_listen_fd},
+                           {control_child.get(), worker_control_fd},
+                           {admin_child.get(), worker_admin_fd},
+                           {board_.fd(), worker_board_fd}}};
+    auto pid = spawn_worker(request);
+    if (!pid) return pid.error();
+    worker.pid = *pid;
+    worker.phase = worker_phase::starting;
+    worker.control.emplace(std::move(control->first));
+    worker.admin.emplace(std::move(admin->first));
+    worker.started = clock::now();
+    worker.started_at = std::chrono::system_clock::now();
+    slot.pid.store(*pid, std::memory_order_release);
+    slot.started_unix_ns.store(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                              worker.started_at.time_since_epoch())
+                                                              .count()),
+                               std::memory_order_release);
+
+    auto settings = settings_.worker;
+    settings.slot = worker.slot;
+    auto fail = [&](const std::string& why) -> failure {
+        ::kill(*pid, SIGKILL);
+        worker.phase = worker_phase::stopping;  // reaped by reap(), which starts another
+        return failure{"worker " + std::to_string(*pid) + " (slot " + std::to_string(worker.slot) + "): " + why};
+    };
+    if (auto sent = worker.control->send(encode_start(settings), {}, send_timeout); !sent) return fail(sent.reason);
+    auto transaction = ++transactions_;
+    auto table = committed_table();
+    auto loaded = install_in(worker, transaction, table);
+    if (!loaded) return fail(loaded.reason());
+    for (std::size_t i = 0; i < routes_.size() && i < loaded->size(); ++i)
+        if (routes_[i].current.version.empty() && routes_[i].current.load_milliseconds == 0) {
+            routes_[i].current.version = (*loaded)[i].version;
+            routes_[i].current.load_milliseconds = (*loaded)[i].load_milliseconds;
+        }
+    if (auto sent = worker.control->send({"commit", decimal(transaction)}, {}, send_timeout); !sent)
+        return fail(sent.reason);
+    auto committed = worker.control->receive(answer_timeout);
+    if (!committed || committed.fields[0] != "committed")
+        return fail(committed ? "refused the table: " + (committed.fields.size() > 2 ? committed.fields[2] : "")
+                              : committed.reason);
+    worker.phase = worker_phase::serving;
+    log_.info("worker started slot=", worker.slot, " pid=", *pid, " routes=", table.size());
+    return *pid;
+}
+
+outcome<std::vector<swap_report>> fleet::start(const std::vector<route_spec>& specs,
+                                               const std::vector<std::filesystem::path>& search_path) {
+    lock_guard lock(mutex_);
+    resolver paths(search_path);
+    auto table = seal_table(specs, paths);
+    if (!table) return table.error();
+    resolver_ = std::move(paths);
+    // Nothing serves yet: the table is the committed one before any worker loads it.
+    std::vector<prepared_route> unknown(table->size());
+    adopt(*table, unknown, true);
+    std::optional<failure> failed;
+    for (auto& worker : workers_) {
+        auto started = start_worker(worker);
+        if (!started) {
+            failed = started.error();
+            break;
+        }
+    }
+    if (failed) {
+        for (auto& worker : workers_)
+            if (worker.pid > 0) ::kill(worker.pid, SIGKILL);
+        for (auto& worker : workers_)
+            if (worker.pid > 0) ::waitpid(worker.pid, nullptr, 0);
+        return *failed;
+    }
+    // What the workers loaded, as the reports and logs show it.
+    std::vector<swap_report> reports;
+    for (auto& route : routes_) {
+        reports.push_back({route.spec.pattern, route.spec.module, route.current.module->file.string(), {}, 0,
+                           route.current.version, route.current.generation, route.current.load_milliseconds});
+        log_.info("load route=", route.spec.pattern, " module=", route.spec.module, " version=",
+                  route.current.version, " generation=", route.current.generation,
+                  " file=", route.current.module->file.string(), " sha256=", route.current.module->sha256,
+                  " workers=", settings_.workers);
+    }
+    return reports;
+}
+
+outcome<std::vector<swap_report>> fleet::apply(const std::vector<route_spec>& specs,
+                                               const std::vector<std::filesystem::path>& search_path) {
+    lock_guard lock(mutex_);
+    resolver paths(search_path);
+    auto table = seal_table(specs, paths);
+    if (!table) return table.error();
+    auto loaded = transact(*table);
+    if (!loaded) {
+        for (const auto& planned : *table)
+            if (auto* existing = find(planned.spec.pattern)) record_failure(*existing, loaded.reason());
+        return failure{loaded.reason()};
+    }
+    resolver_ = std::move(paths);
+    return adopt(std::move(*table), *loaded);
+}
+
+void fleet::record_failure(fleet_route& route, const std::string& why) {
+    route.reloads_failed += 1;
+    route.last_error = why;
+    route.last_error_at = std::chrono::system_clock::now();
+}
+
+outcome<swap_report> fleet::reload(std::string_view pattern, reload_options options) {
+    lock_guard lock(mutex_);
+    auto* target = find(pattern);
+    if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
+    auto refuse = [&](const std::string& why) REQUIRES(mutex_) {
+        record_failure(*target, why);
+        log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
+                   shown(target->current.version, target->current.generation), ")");
+        return failure{why};
+    };
+    auto file = resolver_.resolve(target->spec.module);
+    if (!file) return refuse(file.reason());
+    auto sealed = sealer_.seal(*file, target->spec.module);
+    if (!sealed) return refuse(sealed.reason());
+    auto known_bad = refused_bytes_.find({target->spec.pattern, sealed->sha256});
+    if (known_bad != refused_bytes_.end() && !options.force)
+        return refuse("module " + file->string() + " (sha256 " + sealed->sha256 + ") was " + known_bad->second +
+                      "; reload with force=1 to serve these bytes anyway");
+    auto table = committed_table();
+    for (auto& planned : table)
+        if (planned.spec.pattern == pattern) {
+            planned.generation = target->next_generation;
+            planned.module = std::make_shared<const sealed_module>(std::move(*sealed));
+        }
+    auto loaded = transact(table);
+    if (!loaded) return refuse("module " + file->string() + ": " + loaded.reason());
+    auto reports = adopt(std::move(table), *loaded);
+    for (auto& report : reports)
+        if (report.pattern == pattern) return report;
+    return failure{"route " + std::string(pattern) + " vanished"};
+}
+
+outcome<swap_report> fleet::rollback(std::string_view pattern) {
+    lock_guard lock(mutex_);
+    auto* target = find(pattern);
+    if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
+    if (!target->previous)
+        return failure{"route " + std::string(pattern) + " has no previous version to roll back to",
+                       failure_kind::conflict};
+    auto table = committed_table();
+    for (auto& planned : table)
+        if (planned.spec.pattern == pattern) {
+            planned.generation = target->previous->generation;
+            planned.module = target->previous->module;
+        }
+    auto loaded = transact(table);
+    if (!loaded) return failure{"route " + std::string(pattern) + ": rollback refused: " + loaded.reason()};
+    std::string back_from = target->current.version;
+    auto reports = adopt(std::move(table), *loaded);
+    for (auto& report : reports)
+        if (report.pattern == pattern) {
+            log_.info("rollback route=", report.pattern, " module=", report.module, " ", back_from, " -> ",
+                      report.new_version, " generation=", report.new_generation);
+            return report;
+        }
+    return failure{"route " + std::string(pattern) + " vanished"};
+}
+
+version_status fleet::describe(const fleet_route& route, const installed& version) const {
+    std::int64_t in_flight = 0;
+    for (unsigned w = 0; w < board_.workers(); ++w)
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+            auto reading = board_.thread(w, t).read();
+            if (reading.state == thread_state::in_handler && reading.route_slot == route.slot &&
+                reading.generation == version.generation)
+                ++in_flight;
+        }
+    const auto& module = *version.module;
+    return {version.version,
+            version.generation,
+            module.file.string(),
+            static_cast<std::uint64_t>(module.inode),
+            static_cast<std::int64_t>(module.size),
+            version.loaded_at,
+            version.load_milliseconds,
+            in_flight,
+            module.sha256};
+}
+
+std::vector<route_status> fleet::status() const {
+    lock_guard lock(mutex_);
+    std::vector<route_status> all;
+    for (const auto& route : routes_) {
+        route_status entry;
+        entry.spec = route.spec;
+        entry.current = describe(route, route.current);
+        if (route.previous) entry.previous = describe(route, *route.previous);
+        // Older generations still inside a handler somewhere: draining.
+        std::map<std::uint64_t, std::int64_t> older;
+        for (unsigned w = 0; w < board_.workers(); ++w)
+            for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+                auto reading = board_.thread(w, t).read();
+                if (reading.state == thread_state::in_handler && reading.route_slot == route.slot &&
+                    reading.generation != route.current.generation &&
+                    (!route.previous || reading.generation != route.previous->generation))
+                    ++older[reading.generation];
+            }
+        for (const auto& [generation, running] : older) {
+            version_status draining;
+            draining.generation = generation;
+            draining.in_flight = running;
+            entry.draining.push_back(draining);
+        }
+        auto totals = board_.route_totals(route.slot);
+        entry.requests = totals.requests;
+        entry.errors = totals.errors;
+        entry.in_flight = totals.in_flight;
+        entry.latency_seconds = totals.latency_seconds;
+        entry.reloads_ok = route.reloads_ok;
+        entry.reloads_failed = route.reloads_failed;
+        entry.crashes = route.crashes;
+        entry.last_error = route.last_error;
+        entry.last_error_at = route.last_error_at;
+        all.push_back(std::move(entry));
+    }
+    return all;
+}
+
+std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> fleet::watch_list() const {
+    lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> list;
+    for (const auto& route : routes_) list.emplace_back(route.spec.pattern, resolver_.candidates(route.spec.module));
+    return list;
+}
+
+std::vector<worker_status> fleet::workers() const {
+    lock_guard lock(mutex_);
+    std::vector<worker_status> all;
+    for (const auto& worker : workers_) {
+        worker_status entry;
+        entry.slot = worker.slot;
+        entry.pid = worker.phase == worker_phase::waiting ? 0 : worker.pid;
+        entry.state = worker.phase == worker_phase::serving    ? "serving"
+                      : worker.phase == worker_phase::starting ? "starting"
+                      : worker.phase == worker_phase::stopping ? "stopping"
+                                                               : "waiting";
+        entry.started_at = worker.started_at;
+        entry.requests = board_.worker(worker.slot).requests.load(std::memory_order_relaxed);
+        entry.rss_kib = entry.pid > 0 ? rss_kib(entry.pid) : 0;
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t)
+            if (board_.thread(worker.slot, t).read().state == thread_state::in_handler) ++entry.busy_threads;
+        entry.previous_exit = worker.previous_exit;
+        all.push_back(std::move(entry));
+    }
+    return all;
+}
+
+int fleet::busy() const {
+    int busy = 0;
+    for (unsigned w = 0; w < board_.workers(); ++w)
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t)
+            if (board_.thread(w, t).read().state == thread_state::in_handler) ++busy;
+    return busy;
+}
+
+std::vector<std::pair<int, unsigned>> fleet::admin_channels() const {
+    lock_guard lock(mutex_);
+    std::vector<std::pair<int, unsigned>> channels;
+    for (const auto& worker : workers_)
+        if (worker.admin && worker.phase != worker_phase::waiting) channels.emplace_back(worker.admin->fd(), worker.slot);
+    return channels;
+}
+
+void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const admin_call&)>& answer) {
+    // Only the main thread replaces workers, and it is the one here: the
+    // channel stays while this runs, without the lock (the answer takes it).
+    const channel* admin = nullptr;
+    {
+        lock_guard lock(mutex_);
+        if (slot < workers_.size() && workers_[slot].admin) admin = &*workers_[slot].admin;
+    }
+    if (!admin) return;
+    auto message = admin->receive(0ms);
+    if (!message) return;  // closed: reap() learns why
+    auto call = decode_admin_call(message.fields);
+    admin_answer reply = call ? answer(*call) : admin_answer{400, "malformed admin call\n", {}};
+    admin->send(encode_admin_answer(reply), {}, send_timeout);
+}
+
+void fleet::attribute_crash(const worker_process& worker, const ended_child& ended) {
+    int signal = WIFSIGNALED(ended.status) ? WTERMSIG(ended.status) : 0;
+    std::string cause = signal ? signal_name(signal) : ended.description;
+    struct culprit {
+        std::uint32_t route_slot;
+        std::uint64_t generation;
+        int signal;
+        bool certain;
+    };
+    std::vector<culprit> culprits;
+    unsigned in_handler = 0;
+    for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+        auto reading = board_.thread(worker.slot, t).read();
+        if (reading.state == thread_state::crashed)
+            culprits.push_back({reading.route_slot, reading.generation, reading.signal_number, true});
+        if (reading.state == thread_state::in_handler) ++in_handler;
+    }
+    if (culprits.empty()) {  // exit() or SIGKILL: every route that was in a handler, uncertain
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+            auto reading = board_.thread(worker.slot, t).read();
+            if (reading.state == thread_state::in_handler)
+                culprits.push_back({reading.route_slot, reading.generation, signal, false});
+        }
+    }
+    if (culprits.empty()) {
+        log_.error("worker died outside any handler worker=", worker.pid, " slot=", worker.slot, " ", ended.description);
+        return;
+    }
+    for (const auto& each : culprits) {
+        auto route = std::find_if(routes_.begin(), routes_.end(), [&](const auto& r) { return r.slot == each.route_slot; });
+        if (route == routes_.end()) continue;
+        const installed* version = route->current.generation == each.generation ? &route->current
+                                   : route->previous && route->previous->generation == each.generation
+                                       ? &*route->previous
+                                       : nullptr;
+        std::string signal_text = each.signal ? signal_name(each.signal) : ended.description;
+        log_.error("crash route=", route->spec.pattern, " module=", route->spec.module,
+                   " version=", version ? version->version : "?", " generation=", each.generation,
+                   " signal=", signal_text, " worker=", worker.pid, " in_flight=", in_handler + culprits.size(),
+                   each.certain ? "" : " uncertain=true (the worker ended while these handlers ran)");
+        route->crashes += 1;
+        if (each.certain && each.generation == route->current.generation) {
+            route->recent_crashes.push_back(clock::now());
+            roll_back_if_crashing(*route, signal_text);
+        }
+    }
+}
+
+void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
+    const auto& policy = settings_.rollback;
+    auto now = clock::now();
+    while (!route.recent_crashes.empty() && now - route.recent_crashes.front() > policy.window)
+        route.recent_crashes.pop_front();
+    if (!policy.enabled || route.recent_crashes.size() < policy.crashes || !route.previous ||
+        now - route.swapped_at > policy.grace)
+        return;
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - route.swapped_at).count();
+    std::string why = "rolled back: " + std::to_string(route.recent_crashes.size()) + " crashes (" +
+                      std::string(signal) + ") within " + std::to_string(seconds) + " s of the swap";
+    auto bad = route.current;
+    auto table = committed_table();
+    for (auto& planned : table)
+        if (planned.spec.pattern == route.spec.pattern) {
+            planned.generation = route.previous->generation;
+            planned.module = route.previous->module;
+        }
+    std::string pattern = route.spec.pattern;
+    auto loaded = transact(table);
+    if (!loaded) {
+        log_.error("automatic rollback route=", pattern, " failed: ", loaded.reason());
+        return;
+    }
+    adopt(std::move(table), *loaded);
+    auto* back = find(pattern);
+    refused_bytes_[{pattern, bad.module->sha256}] = why;
+    back->last_error = why;
+    back->last_error_at = std::chrono::system_clock::now();
+    log_.error("rollback route=", pattern, " module=", back->spec.module, " ", bad.version, " -> ",
+               back->current.version, " generation=", back->current.generation, " automatic: ", why,
+               "; sha256 ", bad.module->sha256, " refused from now on unless reloaded with force=1");
+}
+
+void fleet::reap() {
+    auto ended = reap_children();
+    if (ended.empty()) return;
+    lock_guard lock(mutex_);
+    for (const auto& child : ended) {
+        auto worker = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.pid == child.pid; });
+        if (worker == workers_.end()) continue;
+        bool planned = stopping_ || worker->phase == worker_phase::stopping;
+        if (!stopping_) attribute_crash(*worker, child);
+        worker->previous_exit = child.description;
+        worker->control.reset();
+        worker->admin.reset();
+        board_.reset_worker(worker->slot);
+        auto now = clock::now();
+        worker->due = now + (planned ? clock::duration{} : worker->backoff.after_death(worker->started, now));
+        worker->phase = worker_phase::waiting;
+        if (!stopping_)
+            log_.warn("worker ended slot=", worker->slot, " pid=", worker->pid, " ", child.description,
+                      "; replacing it", worker->due > now ? " after a back-off" : "");
+        worker->pid = 0;
+    }
+}
+
+std::optional<std::chrono::steady_clock::time_point> fleet::next_due() const {
+    lock_guard lock(mutex_);
+    std::optional<clock::time_point> next;
+    if (stopping_) return next;
+    for (const auto& worker : workers_)
+        if (worker.phase == worker_phase::waiting && (!next || worker.due < *next)) next = worker.due;
+    return next;
+}
+
+void fleet::tick() {
+    lock_guard lock(mutex_);
+    if (stopping_) return;
+    auto now = clock::now();
+    for (auto& worker : workers_) {
+        if (worker.phase != worker_phase::waiting || worker.due > now) continue;
+        auto started = start_worker(worker);
+        if (!started) {
+            log_.error("cannot start a worker: ", started.reason());
+            if (worker.phase == worker_phase::waiting)  // spawn itself failed: try again later
+                worker.due = now + worker.backoff.after_death(now, now);
+        }
+    }
+}
+
+int fleet::stop(std::chrono::milliseconds drain) {
+    std::vector<pid_t> running;
+    {
+        lock_guard lock(mutex_);
+        if (stopping_ && drain > 0ms) return 0;
+        stopping_ = true;
+        for (auto& worker : workers_)
+            if (worker.pid > 0) {
+                running.push_back(worker.pid);
+                worker.phase = worker_phase::stopping;
+                ::kill(worker.pid, SIGTERM);
+            }
+    }
+    auto deadline = clock::now() + drain + 1s;
+    int killed = 0;
+    while (!running.empty()) {
+        std::erase_if(running, [](pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == pid; });
+        if (running.empty()) break;
+        if (clock::now() >= deadline) {
+            for (pid_t pid : running) {
+                log_.warn("worker ", pid, " still running after the drain timeout; killing it");
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+                ++killed;
+            }
+            break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    lock_guard lock(mutex_);
+    for (auto& worker : workers_) {
+        worker.pid = 0;
+        worker.phase = worker_phase::waiting;
+        worker.control.reset();
+        worker.admin.reset();
+    }
+    return killed;
+}
+
+}  // namespace replug

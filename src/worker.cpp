@@ -1,0 +1,218 @@
+#include "worker.hpp"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "channel.hpp"
+#include "dispatcher.hpp"
+#include "last_gasp.hpp"
+#include "listener.hpp"
+#include "loader.hpp"
+#include "log.hpp"
+#include "registry.hpp"
+#include "scoreboard.hpp"
+#include "server.hpp"
+#include "signals.hpp"
+#include "worker_messages.hpp"
+
+namespace replug {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int listen_fd = 3;
+constexpr int control_fd = 4;
+constexpr int admin_fd = 5;
+constexpr int board_fd = 6;
+
+// How long a forwarded admin request may wait for the master (a reload
+// waits for every worker to load).
+constexpr auto admin_timeout = 120s;
+
+int fail(const std::string& why) {
+    std::fprintf(stderr, "replugd worker: %s\n", why.c_str());
+    return 1;
+}
+
+// The master's side of the conversation on the control channel, as this
+// worker answers it.
+class control_session {
+public:
+    control_session(const channel& control, registry& routes, const logger& log)
+        : control_(control), routes_(routes), log_(log) {}
+
+    // Answers one message. False when the master is gone.
+    bool answer_next(std::chrono::milliseconds timeout) {
+        auto message = control_.receive(timeout);
+        if (message.status == channel_status::peer_closed) return false;
+        if (!message) return message.status == channel_status::timed_out;
+        const auto& name = message.fields[0];
+        if (name == "load")
+            load(message);
+        else if (name == "commit")
+            commit(message.fields);
+        else if (name == "abort") {
+            staged_.reset();
+            reply({"aborted", message.fields.size() > 1 ? message.fields[1] : ""});
+        } else
+            log_.warn("worker: unknown control message '", printable(name), "'");
+        return true;
+    }
+
+    bool committed_once() const { return committed_; }
+
+private:
+    void reply(const fields& message) { control_.send(message, {}, 5s); }
+
+    void load(received& message) {
+        auto table = decode_load(message.fields);
+        if (!table || message.fds.size() != table->second.size()) {
+            reply({"refused", message.fields.size() > 1 ? message.fields[1] : "", "malformed load message"});
+            return;
+        }
+        auto transaction = decode_transaction(message.fields);
+        std::vector<route_install> install;
+        for (std::size_t i = 0; i < table->second.size(); ++i) {
+            auto& route = table->second[i];
+            sealed_module module{std::move(message.fds[i]), route.file, static_cast<ino_t>(route.inode),
+                                 static_cast<off_t>(route.size), route.sha256};
+            install.push_back({route.spec, route.generation, std::move(module), route.slot});
+        }
+        auto staged = routes_.stage(std::move(install));
+        if (!staged) {
+            staged_.reset();
+            reply({"refused", transaction, staged.reason()});
+            return;
+        }
+        std::vector<prepared_route> loaded;
+        for (std::size_t i = 0; i < staged->size(); ++i)
+            loaded.push_back({staged->version(i).version(), staged->version(i).load_milliseconds()});
+        staged_ = std::move(*staged);
+        staged_transaction_ = transaction;
+        reply(encode_prepared(table->first, loaded));
+    }
+
+    void commit(const fields& message) {
+        std::string transaction = message.size() > 1 ? message[1] : "";
+        if (!staged_ || transaction != staged_transaction_) {
+            reply({"refused", transaction, "nothing staged for transaction " + transaction});
+            return;
+        }
+        auto done = routes_.commit(std::move(*staged_));
+        staged_.reset();
+        if (!done) {
+            reply({"refused", transaction, done.reason()});
+            return;
+        }
+        committed_ = true;
+        reply({"committed", transaction});
+    }
+
+    static std::string decode_transaction(const fields& message) { return message.size() > 1 ? message[1] : ""; }
+
+    const channel& control_;
+    registry& routes_;
+    const logger& log_;
+    std::optional<staged_table> staged_;
+    std::string staged_transaction_;
+    bool committed_ = false;
+};
+
+// The admin endpoints, answered by the master: this worker forwards.
+class admin_forwarder {
+public:
+    explicit admin_forwarder(const channel& admin) : admin_(admin) {}
+
+    void serve(fcgi_request& call) {
+        admin_call forwarded{std::string(call.method()), std::string(call.path()), std::string(call.query()),
+                             std::string(call.header("Authorization")), std::string(call.param("REMOTE_ADDR"))};
+        std::lock_guard one_at_a_time(mutex_);  // one conversation on the channel at a time
+        auto sent = admin_.send(encode_admin_call(forwarded), {}, 5s);
+        auto answer = sent ? admin_.receive(admin_timeout) : received{sent.status, sent.reason, {}, {}};
+        auto decoded = answer ? decode_admin_answer(answer.fields) : outcome<admin_answer>(failure{answer.reason});
+        if (!decoded) return call.fail(503, "Service Unavailable: the master did not answer");
+        call.status(decoded->status);
+        for (const auto& [name, value] : decoded->headers) call.header(name, value);
+        call.write(decoded->body);
+    }
+
+private:
+    const channel& admin_;
+    std::mutex mutex_;
+};
+
+}  // namespace
+
+int run_worker(unsigned slot) {
+    block_signals();
+    install_last_gasp();
+    auto board = scoreboard::attach(board_fd);
+    if (!board) return fail("scoreboard: " + board.reason());
+    ::close(board_fd);
+    channel control{unique_fd(control_fd)};
+    channel admin{unique_fd(admin_fd)};
+
+    auto start = control.receive(30s);
+    if (!start) return fail("no start message from the master: " + start.reason);
+    auto settings = decode_start(start.fields);
+    if (!settings) return fail(settings.reason());
+    if (settings->slot != slot || slot >= board->workers() || settings->threads > board->threads_per_worker())
+        return fail("the start message does not fit this worker's slot or the scoreboard");
+
+    logger log(settings->level);
+    loader modules(log);
+    auto& counters = *board;
+    registry routes(modules, log, [&counters, slot](std::uint32_t route_slot) {
+        return &counters.counters(slot, route_slot);
+    });
+    control_session session(control, routes, log);
+    while (!session.committed_once())  // the first table, before serving anything
+        if (!session.answer_next(30s)) return fail("the master went away before the first table");
+
+    admin_forwarder forward(admin);
+    dispatcher requests(&routes, log);
+    requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
+
+    FCGX_Init();
+    listener socket{unique_fd(listen_fd), "the master's socket (fd 3)", std::nullopt, true};
+    server workers(
+        std::move(socket), settings->threads, [&requests](fcgi_request& call) { requests.serve(call); }, log,
+        [&counters, slot](unsigned index, const std::function<void()>& body) {
+            auto& thread = counters.thread(slot, index);
+            last_gasp_thread gasp(&thread);
+            set_current_thread_slot(&thread);
+            body();
+            set_current_thread_slot(nullptr);
+        });
+    workers.start();
+    counters.worker(slot).state.store(worker_state::serving, std::memory_order_release);
+
+    // Later tables, until the master goes (then this worker stops too).
+    std::thread listening([&] {
+        while (session.answer_next(1h)) {
+        }
+        ::kill(::getpid(), SIGTERM);
+    });
+
+    wait_for_signals([] {});  // SIGHUP is the master's
+    counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
+    int left = workers.stop(settings->drain_timeout);
+    ::shutdown(control.fd(), SHUT_RDWR);  // ends the listening thread
+    listening.join();
+    if (left > 0) {
+        log.warn("worker slot=", slot, ": ", left, " request(s) still running after the drain timeout; exiting anyway");
+        std::fflush(nullptr);
+        ::_exit(0);
+    }
+    return 0;
+}
+
+}  // namespace replug
