@@ -268,4 +268,21 @@ std::string signal_name(int signal) {
     return "signal " + std::to_string(signal);
 }
 
+respawn_backoff::clock::duration respawn_backoff::after_death(clock::time_point started, clock::time_point died) {
+    if (died - started >= limits_.healthy_after) {
+        recent_deaths_.clear();
+        wait_ = clock::duration::zero();
+    }
+    std::erase_if(recent_deaths_, [&](clock::time_point death) { return died - death >= limits_.window; });
+    recent_deaths_.push_back(died);
+    // Only whether more than free_deaths fall in the window matters.
+    if (recent_deaths_.size() > limits_.free_deaths + 1) recent_deaths_.erase(recent_deaths_.begin());
+
+    if (wait_ > clock::duration::zero())
+        wait_ = std::min(wait_ * 2, limits_.longest_wait);
+    else if (recent_deaths_.size() > limits_.free_deaths)
+        wait_ = std::min(limits_.first_wait, limits_.longest_wait);
+    return wait_;
+}
+
 }  // namespace replug

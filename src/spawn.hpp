@@ -1,6 +1,7 @@
 // Starting and reaping worker processes: fork + execve with the worker's fds
 // at fixed numbers and nothing else open, defaults for every signal, death
-// with the master (PR_SET_PDEATHSIG); and why each child ended, in words.
+// with the master (PR_SET_PDEATHSIG); why each child ended, in words; and
+// when to start a replacement in a slot whose worker keeps dying.
 //
 // The master has threads, so between fork and execve the child makes only
 // async-signal-safe calls; every array the child needs is built before fork.
@@ -9,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +77,51 @@ std::string describe_wait_status(int status);
 // "SIGSEGV", "SIGRTMIN+3", "SIGRTMAX"; "signal 77" for a number that names
 // no signal.
 std::string signal_name(int signal);
+
+// The limits of a respawn_backoff. The numbers, and why:
+// - 3 deaths within 10 s cost no wait: a request that crashes its worker
+//   and is retried (nginx retries on another connection, clients retry)
+//   kills a worker or two; the fourth death within 10 s is a crash loop (a
+//   module that crashes on load, or on every request).
+// - then 100 ms, doubling: at once a crash loop costs a slot at most ~10
+//   fork+execs a second, and the wait reaches its cap after 7 more deaths
+//   (12.7 s of waiting).
+// - at most 10 s: one fork+exec per 10 s for a broken slot, and a slot that
+//   a reload has fixed serves again within 10 s.
+// - a worker that served 30 s (three times the window) ends the loop: its
+//   start-up and its modules' loads were fine, its death is a new event.
+struct respawn_limits {
+    std::size_t free_deaths = 3;
+    std::chrono::steady_clock::duration window = std::chrono::seconds(10);
+    std::chrono::steady_clock::duration first_wait = std::chrono::milliseconds(100);
+    std::chrono::steady_clock::duration longest_wait = std::chrono::seconds(10);
+    std::chrono::steady_clock::duration healthy_after = std::chrono::seconds(30);
+};
+
+// For one worker slot: how long to wait before starting the replacement of
+// a worker that died. A pure policy: it reads no clock, it is told the times.
+// Not thread-safe (one per slot, used by the master's main loop).
+class respawn_backoff {
+public:
+    using clock = std::chrono::steady_clock;
+
+    respawn_backoff() = default;
+    explicit respawn_backoff(respawn_limits limits) : limits_(limits) {}
+
+    // The slot's worker, started at STARTED, died at DIED (an unplanned death:
+    // not a worker the master stopped). Returns the wait from DIED before
+    // starting its replacement: zero while deaths are rare; once more than
+    // free_deaths fall within a window, first_wait, then twice the last wait
+    // for each death after, up to longest_wait, until a worker has lived
+    // healthy_after.
+    // REQUIRES: calls in the order of the deaths.
+    clock::duration after_death(clock::time_point started, clock::time_point died);
+
+private:
+    respawn_limits limits_;
+    std::vector<clock::time_point> recent_deaths_;  // within the window, oldest first
+    clock::duration wait_{};
+};
 
 }  // namespace replug
 

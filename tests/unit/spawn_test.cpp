@@ -2,7 +2,8 @@
 // sources at their own target included) and no other, no signal blocked or
 // ignored, PR_SET_PDEATHSIG SIGKILL, the environment asked for; a program
 // that cannot run fails in the parent with errno's text; a worker dies with
-// the process that started it. Reaping describes each end in words.
+// the process that started it. Reaping describes each end in words, and the
+// respawn policy gives its waits for explicit death times.
 #define BOOST_TEST_MODULE spawn
 #include <boost/test/unit_test.hpp>
 
@@ -35,6 +36,8 @@ using replug::ended_child;
 using replug::fd_placement;
 using replug::failure_kind;
 using replug::reap_children;
+using replug::respawn_backoff;
+using replug::respawn_limits;
 using replug::signal_name;
 using replug::spawn_request;
 using replug::spawn_worker;
@@ -379,4 +382,71 @@ BOOST_AUTO_TEST_CASE(wait_statuses_and_signals_in_words) {
     BOOST_TEST(signal_name(0) == "signal 0");
     BOOST_TEST(signal_name(-1) == "signal -1");
     BOOST_TEST(signal_name(200) == "signal 200");
+}
+
+namespace {
+
+using clock_type = respawn_backoff::clock;
+const clock_type::time_point t0 = clock_type::time_point{} + 1h;
+
+// A worker started at STARTED that lived LIVED: the wait before its replacement.
+clock_type::duration death(respawn_backoff& slot, clock_type::time_point started, clock_type::duration lived) {
+    return slot.after_death(started, started + lived);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rare_deaths_cost_no_wait) {
+    respawn_backoff slot;
+    // Three deaths within 10 s are free.
+    BOOST_TEST((death(slot, t0, 2s) == 0ms));
+    BOOST_TEST((death(slot, t0 + 2s, 2s) == 0ms));
+    BOOST_TEST((death(slot, t0 + 4s, 2s) == 0ms));
+    // Deaths 10 s apart never pile up in a window, however short the lives.
+    respawn_backoff spaced;
+    for (int i = 0; i < 20; ++i) BOOST_TEST((death(spaced, t0 + i * 10s, 1s) == 0ms));
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_loop_waits_longer_and_longer_up_to_a_cap) {
+    respawn_backoff slot;
+    auto now = t0;
+    std::vector<clock_type::duration> waits;
+    for (int i = 0; i < 12; ++i) {
+        auto wait = death(slot, now, 50ms);  // dies 50 ms after its start
+        waits.push_back(wait);
+        now += 50ms + wait;
+    }
+    std::vector<clock_type::duration> expected{0ms,   0ms,    0ms,    100ms,  200ms,  400ms,
+                                               800ms, 1600ms, 3200ms, 6400ms, 10s,    10s};
+    BOOST_TEST((waits == expected));
+
+    // Waits of 10 s spread the deaths wider than the window: still a loop.
+    BOOST_TEST((death(slot, now, 50ms) == 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_that_served_a_while_ends_the_loop) {
+    respawn_backoff slot;
+    auto now = t0;
+    for (int i = 0; i < 6; ++i) now += 50ms + death(slot, now, 50ms);
+    BOOST_TEST((death(slot, now, 29s) == 800ms));  // 29 s is not long enough
+    now += 29s + 800ms;
+    BOOST_TEST((death(slot, now, 30s) == 0ms));
+    now += 30s;
+    // A fresh start, whose first death that was: two more are free, the
+    // fourth waits 100 ms.
+    BOOST_TEST((death(slot, now, 1s) == 0ms));
+    BOOST_TEST((death(slot, now + 1s, 1s) == 0ms));
+    BOOST_TEST((death(slot, now + 2s, 1s) == 100ms));
+}
+
+BOOST_AUTO_TEST_CASE(the_limits_are_the_callers_to_set) {
+    respawn_limits strict;
+    strict.free_deaths = 0;
+    strict.first_wait = 1s;
+    strict.longest_wait = 3s;
+    respawn_backoff slot(strict);
+    BOOST_TEST((death(slot, t0, 1s) == 1s));
+    BOOST_TEST((death(slot, t0 + 2s, 1s) == 2s));
+    BOOST_TEST((death(slot, t0 + 5s, 1s) == 3s));
+    BOOST_TEST((death(slot, t0 + 9s, 1s) == 3s));
 }
