@@ -6,9 +6,10 @@
 // ends: what is over them is refused with a reason, never cut short.
 //
 // Threads: a channel holds nothing but its fd, so send() and receive() may
-// run in several threads at once; each message goes whole to exactly one
-// receive(). Which receiver gets which message is then arbitrary, so one
-// conversation (a request and its answer) belongs to one thread at a time.
+// run in several threads at once (not release(), nor the destructor); each
+// message goes whole to exactly one receive(). Which receiver gets which
+// message is then arbitrary, so one conversation (a request and its
+// answer) belongs to one thread at a time.
 #ifndef REPLUG_CHANNEL_HPP
 #define REPLUG_CHANNEL_HPP
 

@@ -40,7 +40,7 @@ struct spawn_request {
 };
 
 // Starts REQUEST.program in a child and returns its pid once execve has
-// succeeded. The child starts with an empty signal mask, every signal at
+// succeeded (it waits for that: about a millisecond). The child starts with an empty signal mask, every signal at
 // its default (SIG_IGN too, which execve would keep), PR_SET_PDEATHSIG
 // SIGKILL, and only its placed fds (plus 0, 1, 2).
 // Fails with bad_input (no child made) for an empty program or argv, a NUL
@@ -51,8 +51,9 @@ struct spawn_request {
 // (that child is reaped here).
 // REQUIRES: called from a thread that lives as long as the process (the
 // main thread): the kernel sends PR_SET_PDEATHSIG when the thread that
-// forked exits, not the process. If that thread is already gone before the
-// prctl, the child exits at once without running the program.
+// forked exits, not the process. (A child whose parent process died before
+// its prctl exits at once without running the program: no signal would
+// ever come.)
 // REQUIRES: no other thread reaps children meanwhile (reap_children() from
 // the same thread is fine), so that a failed child is reaped here.
 outcome<pid_t> spawn_worker(const spawn_request& request);
