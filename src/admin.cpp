@@ -181,10 +181,29 @@ void admin::status(response& res) {
         .field("version", facts_.build_version)
         .field("pid", facts_.pid)
         .field("threads", static_cast<std::uint64_t>(facts_.threads))
+        .field("worker_processes", static_cast<std::uint64_t>(facts_.workers))
         .field("started_at", facts_.started_at)
         .field("uptime_s", uptime)
-        .key("routes")
+        .key("workers")
         .begin_array();
+    if (facts_.worker_list)
+        for (const auto& worker : facts_.worker_list()) {
+            json.begin_object()
+                .field("slot", static_cast<std::uint64_t>(worker.slot))
+                .field("pid", static_cast<std::int64_t>(worker.pid))
+                .field("state", worker.state)
+                .field("started_at", worker.started_at)
+                .field("requests", worker.requests)
+                .field("rss_kib", worker.rss_kib)
+                .field("busy_threads", static_cast<std::uint64_t>(worker.busy_threads))
+                .key("previous_exit");
+            if (worker.previous_exit.empty())
+                json.null();
+            else
+                json.value(worker.previous_exit);
+            json.end_object();
+        }
+    json.end_array().key("routes").begin_array();
     for (const auto& route : routes_.status()) {
         json.begin_object()
             .field("route", route.spec.pattern)

@@ -29,6 +29,8 @@ struct server_facts {
     unsigned threads = 0;
     std::chrono::system_clock::time_point started_at;
     std::function<int()> busy_workers;  // worker threads serving a request now
+    unsigned workers = 0;               // worker processes; 0: a single process
+    std::function<std::vector<worker_status>()> worker_list;  // empty in a single process
 };
 
 // True when A and B are equal; the time taken does not depend on where they differ.

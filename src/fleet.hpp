@@ -47,18 +47,6 @@ struct fleet_settings {
     rollback_policy rollback;
 };
 
-// One worker as status shows it.
-struct worker_status {
-    unsigned slot = 0;
-    pid_t pid = 0;  // 0 while the slot waits for a replacement
-    std::string state;
-    std::chrono::system_clock::time_point started_at;
-    std::uint64_t requests = 0;
-    std::uint64_t rss_kib = 0;
-    unsigned busy_threads = 0;
-    std::string previous_exit;  // why the worker before it in this slot ended
-};
-
 class fleet final : public route_control {
 public:
     // LISTEN_FD is the socket every worker serves; BOARD has a slot for

@@ -21,7 +21,12 @@
 #include "reloader.hpp"
 #include "server.hpp"
 #include "signals.hpp"
+#include "fleet.hpp"
+#include "master.hpp"
+#include "scoreboard.hpp"
 #include "watcher.hpp"
+#include "worker.hpp"
+#include "worker_messages.hpp"
 
 namespace {
 
@@ -60,10 +65,116 @@ private:
     std::optional<std::filesystem::path> path_;
 };
 
+
+// How replugd serves: one process (--workers 0), or a master and its
+// workers. Both answer route_control, which admin, the reloader and watch
+// mode use alike.
+class serving_mode {
+public:
+    virtual ~serving_mode() = default;
+    virtual replug::route_control& routes() = 0;
+    // Loads the routes and starts serving on SOCKET.
+    virtual replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
+                                                                    replug::listener& socket) = 0;
+    virtual void mount_admin(replug::admin& endpoints) = 0;
+    virtual replug::server_facts facts(const replug::config& settings) = 0;
+    // Serves until SIGTERM or SIGINT; returns that signal.
+    virtual int serve(replug::reloader& reloads, replug::admin* endpoints) = 0;
+    // Drains; returns the requests still running when DRAIN ran out.
+    virtual int stop(std::chrono::milliseconds drain) = 0;
+};
+
+class single_process final : public serving_mode {
+public:
+    explicit single_process(replug::logger& log) : log_(log), modules_(log), registry_(modules_, log) {}
+
+    replug::route_control& routes() override { return registry_; }
+    replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
+                                                            replug::listener& socket) override {
+        auto started = registry_.apply(settings.routes, settings.module_path);
+        if (!started) return started;
+        FCGX_Init();
+        server_.emplace(std::move(socket), settings.threads,
+                        [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
+        server_->start();
+        return started;
+    }
+    void mount_admin(replug::admin& endpoints) override {
+        requests_.mount(endpoints.prefix(), [&endpoints](replug::fcgi_request& call) { endpoints.handle(call, call); });
+    }
+    replug::server_facts facts(const replug::config& settings) override {
+        return {REPLUG_BUILD_VERSION, ::getpid(), settings.threads, std::chrono::system_clock::now(),
+                [this] { return server_ ? server_->busy() : 0; }, 0, {}};
+    }
+    int serve(replug::reloader& reloads, replug::admin*) override {
+        return replug::wait_for_signals([&] {
+            log_.info("SIGHUP: re-reading config and reloading every route");
+            auto swaps = reloads.reload_everything();
+            if (!swaps) log_.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
+        });
+    }
+    int stop(std::chrono::milliseconds drain) override { return server_ ? server_->stop(drain) : 0; }
+
+private:
+    replug::logger& log_;
+    replug::loader modules_;
+    replug::registry registry_;
+    replug::dispatcher requests_{&registry_, log_};
+    std::optional<replug::server> server_;
+};
+
+class master_process final : public serving_mode {
+public:
+    master_process(replug::logger& log, replug::scoreboard board) : log_(log), sealer_(log), board_(std::move(board)) {}
+
+    replug::route_control& routes() override { return *fleet_; }
+    replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
+                                                            replug::listener& socket) override {
+        socket_ = std::move(socket);
+        replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
+                                              {0, settings.threads, settings.level, settings.drain_timeout,
+                                               settings.admin_token_file ? settings.admin_prefix : ""},
+                                              settings.auto_rollback};
+        fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
+        return fleet_->start(settings.routes, settings.module_path);
+    }
+    void mount_admin(replug::admin&) override {}  // workers forward admin requests to serve()
+    replug::server_facts facts(const replug::config& settings) override {
+        return {REPLUG_BUILD_VERSION,
+                ::getpid(),
+                settings.threads,
+                std::chrono::system_clock::now(),
+                [this] { return fleet_->busy(); },
+                settings.workers,
+                [this] { return fleet_->workers(); }};
+    }
+    int serve(replug::reloader& reloads, replug::admin* endpoints) override {
+        return replug::run_master_loop(*fleet_, reloads, endpoints, log_);
+    }
+    int stop(std::chrono::milliseconds drain) override {
+        int killed = fleet_->stop(drain);
+        // The socket is the master's: only now, with every worker gone, is it shut and removed.
+        if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
+        return killed;
+    }
+
+private:
+    replug::logger& log_;
+    replug::loader sealer_;  // seals module files; never loads one in this process
+    replug::scoreboard board_;
+    replug::listener socket_;
+    std::optional<replug::fleet> fleet_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.size() == 2 && args[0] == "--worker") {  // started by a master, never by hand
+        auto slot = replug::parse_decimal(args[1]);
+        if (!slot) return fail(exit_config, "--worker: a slot number");
+        return replug::run_worker(static_cast<unsigned>(*slot));
+    }
     auto parsed = replug::parse_config(args);
     if (!parsed) return fail(exit_config, parsed.reason());
     replug::config settings = std::move(*parsed);
@@ -77,9 +188,11 @@ int main(int argc, char** argv) {
     }
 
     replug::logger log(settings.level);
-    replug::loader modules(log);
-    replug::registry routes(modules, log);
-    if (settings.check) return check_routes(settings, routes);
+    if (settings.check) {
+        replug::loader modules(log);
+        replug::registry routes(modules, log);
+        return check_routes(settings, routes);
+    }
 
     replug::block_signals();  // before any thread starts
 
@@ -113,11 +226,26 @@ int main(int argc, char** argv) {
         }
         admin_socket = std::move(*opened);
     }
-
-    auto started = routes.apply(settings.routes, settings.module_path);
-    if (!started) {
+    auto remove_sockets = [&] {
         for (auto* each : {&socket, &admin_socket})
             if (*each && (*each)->unix_path) ::unlink((*each)->unix_path->c_str());
+    };
+
+    std::unique_ptr<serving_mode> mode;
+    if (settings.workers == 0) {
+        mode = std::make_unique<single_process>(log);
+    } else {
+        auto board = replug::scoreboard::create(settings.workers, settings.threads);
+        if (!board) {
+            remove_sockets();
+            return fail(exit_runtime, "scoreboard: " + board.reason());
+        }
+        mode = std::make_unique<master_process>(log, std::move(*board));
+    }
+    std::string where = socket->description;
+    auto started = mode->start(settings, *socket);
+    if (!started) {
+        remove_sockets();
         return fail(exit_runtime, started.reason());
     }
     if (settings.routes.empty()) log.warn("no --route given: every request will get 404");
@@ -125,6 +253,7 @@ int main(int argc, char** argv) {
     pid_file pid(settings.pid_file);
     if (!pid.write()) return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
 
+    auto& routes = mode->routes();
     replug::reloader reloads(args, settings, routes, log);
     std::optional<replug::watcher> watch;
     if (settings.watch) {
@@ -132,46 +261,33 @@ int main(int argc, char** argv) {
         reloads.after_apply([&watch] { watch->refresh(); });
     }
 
-    std::optional<replug::server> workers;  // the admin reads its busy count, once it serves
     std::optional<replug::admin> admin;
-    replug::dispatcher everything(&routes, log);
     replug::dispatcher admin_only(nullptr, log);
     if (!token.empty()) {
-        admin.emplace(settings.admin_prefix, token, routes, reloads,
-                      replug::server_facts{REPLUG_BUILD_VERSION, ::getpid(), settings.threads,
-                                           std::chrono::system_clock::now(), [&workers] { return workers->busy(); }},
-                      log);
-        for (auto* each : {&everything, &admin_only})
-            each->mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call, call); });
+        admin.emplace(settings.admin_prefix, token, routes, reloads, mode->facts(settings), log);
+        mode->mount_admin(*admin);
+        admin_only.mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call, call); });
     }
-
-    FCGX_Init();
-    std::string where = socket->description;
-    workers.emplace(std::move(*socket), settings.threads,
-                    [&everything](replug::fcgi_request& call) { everything.serve(call); }, log);
-    workers->start();
     std::optional<replug::server> control;
     if (admin_socket) {
         log.info("admin endpoints also on ", admin_socket->description);
+        FCGX_Init();
         control.emplace(std::move(*admin_socket), 1,
                         [&admin_only](replug::fcgi_request& call) { admin_only.serve(call); }, log);
         control->start();
     }
-    log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
+    log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " workers=", settings.workers,
+             " threads=", settings.threads, settings.workers ? " per worker" : "",
              " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
-             " watch=", watch ? "on" : "off",
-             " pid=", ::getpid());
+             " watch=", watch ? "on" : "off", " pid=", ::getpid());
 
-    int stop_signal = replug::wait_for_signals([&] {
-        log.info("SIGHUP: re-reading config and reloading every route");
-        auto swaps = reloads.reload_everything();
-        if (!swaps) log.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
-    });
+    int stop_signal = mode->serve(reloads, admin ? &*admin : nullptr);
 
     log.info(stop_signal == SIGINT ? "SIGINT" : "SIGTERM", ": stopping; draining requests for up to ",
              settings.drain_timeout.count(), "ms");
     int left = control ? control->stop(settings.drain_timeout) : 0;
-    left += workers->stop(settings.drain_timeout);
+    watch.reset();
+    left += mode->stop(settings.drain_timeout);
     pid.remove();
     if (left > 0) {
         log.warn(left, " request(s) still running after the drain timeout; exiting anyway");

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <sys/types.h>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,18 @@ struct route_status {
     histogram_snapshot latency_seconds;
     std::string last_error;
     std::chrono::system_clock::time_point last_error_at;
+};
+
+// One worker as status shows it.
+struct worker_status {
+    unsigned slot = 0;
+    pid_t pid = 0;  // 0 while the slot waits for a replacement
+    std::string state;
+    std::chrono::system_clock::time_point started_at;
+    std::uint64_t requests = 0;
+    std::uint64_t rss_kib = 0;
+    unsigned busy_threads = 0;
+    std::string previous_exit;  // why the worker before it in this slot ended
 };
 
 struct reload_options {
