@@ -39,6 +39,13 @@ public:
     void write(std::string_view data) override;
 
     bool headers_sent() const { return headers_sent_; }
+    // What the last-gasp handler (last_gasp.hpp) needs to answer this request
+    // itself if a handler crashes the process: the connection, the FastCGI
+    // request id, and the flag that turns true before the first byte of the
+    // response is handed to libfcgi (after that, only libfcgi may write).
+    int connection_fd() const noexcept { return raw_.ipcFd; }
+    int request_id() const noexcept { return raw_.requestId; }
+    const bool* headers_sent_flag() const noexcept { return &headers_sent_; }
     int status_code() const { return status_; }
     // Sends the headers if nothing was written, and reads what is left of the
     // request body so that the next request on a kept connection parses.

@@ -14,10 +14,14 @@ std::string number(double value) {
 
 }  // namespace
 
-void histogram::observe(double seconds) {
+std::size_t bucket_index(const bucket_bounds& bounds, double seconds) {
     std::size_t bucket = 0;
-    while (bucket < bounds_.size() && seconds > bounds_[bucket]) ++bucket;
-    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+    while (bucket < bounds.size() && seconds > bounds[bucket]) ++bucket;
+    return bucket;
+}
+
+void histogram::observe(double seconds) {
+    counts_[bucket_index(bounds_, seconds)].fetch_add(1, std::memory_order_relaxed);
     sum_nanoseconds_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
 }
 

@@ -15,6 +15,10 @@ namespace replug {
 // The upper bounds of a histogram's buckets, in seconds; +Inf is implied.
 using bucket_bounds = std::array<double, 12>;
 
+// The bucket SECONDS is counted in: the first whose bound is >= SECONDS (the
+// bounds are inclusive, as Prometheus's `le`), or the last one, +Inf.
+std::size_t bucket_index(const bucket_bounds& bounds, double seconds);
+
 // A histogram's counts at one moment: what status and metrics render.
 struct histogram_snapshot {
     const bucket_bounds* bounds = nullptr;
