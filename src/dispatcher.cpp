@@ -1,6 +1,8 @@
 #include "dispatcher.hpp"
 
+#include "last_gasp.hpp"
 #include "router.hpp"
+#include "scoreboard.hpp"
 
 namespace replug {
 
@@ -14,7 +16,16 @@ void dispatcher::serve(fcgi_request& call) const {
         if (path.starts_with(prefix)) return handler(call);
     auto pin = routes_ ? routes_->pin(path) : std::nullopt;
     if (!pin) return call.fail(404, "Not Found");
-    if (auto what = pin->call(call, call)) {
+    std::optional<std::string> what;
+    if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
+        last_gasp_request crash_answer(call);
+        slot->begin(pin->slot(), pin->version().generation());
+        what = pin->call(call, call);
+        slot->end();
+    } else {
+        what = pin->call(call, call);
+    }
+    if (what) {
         const auto& version = pin->version();
         log_.error("handler threw route=", printable(path), " module=", version.origin().module,
                    " version=", version.version(), " generation=", version.generation(), " what=\"",

@@ -186,6 +186,8 @@ void last_gasp(int signal, siginfo_t* info, void*) {
 
 }  // namespace
 
+thread_slot* this_thread_slot() noexcept { return current_slot.load(std::memory_order_relaxed); }
+
 void install_last_gasp() {
     struct sigaction action {};
     action.sa_sigaction = last_gasp;

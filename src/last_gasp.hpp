@@ -51,6 +51,10 @@ private:
     stack_t previous_{};
 };
 
+// The scoreboard slot of the calling thread's last_gasp_thread; null when
+// it has none (a single process, a test).
+thread_slot* this_thread_slot() noexcept;
+
 // One request, for the length of the handler call: the request the handler
 // answers with a 500 if the thread crashes before its response started.
 // Made and destroyed on the thread that serves it; they nest (the inner one

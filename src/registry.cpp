@@ -31,17 +31,14 @@ std::string milliseconds(double value) {
 
 route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version)
     : route_(std::move(target)), version_(std::move(version)), started_(std::chrono::steady_clock::now()) {
-    route_->requests_.fetch_add(1, std::memory_order_relaxed);
-    route_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+    route_->counters_.started();
     version_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
 route_pin::~route_pin() {
     if (!route_) return;  // moved from
     version_->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    route_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    route_->latency_seconds_.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    route_->counters_.finished(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
 }
 
 std::optional<std::string> route_pin::call(request& req, response& res) {
@@ -49,16 +46,20 @@ std::optional<std::string> route_pin::call(request& req, response& res) {
         version_->handler()(req, res);
         return std::nullopt;
     } catch (const std::exception& error) {
-        route_->errors_.fetch_add(1, std::memory_order_relaxed);
+        route_->counters_.failed();
         return std::string(error.what());
     } catch (...) {
-        route_->errors_.fetch_add(1, std::memory_order_relaxed);
+        route_->counters_.failed();
         return std::string("non-standard exception");
     }
 }
 
-registry::registry(loader& modules, const logger& log)
-    : loader_(modules), log_(log), resolver_({}), table_(std::make_shared<const route_table>()) {}
+registry::registry(loader& modules, const logger& log, counter_source counters)
+    : loader_(modules),
+      log_(log),
+      counter_source_(std::move(counters)),
+      resolver_({}),
+      table_(std::make_shared<const route_table>()) {}
 
 std::optional<route_pin> registry::pin(std::string_view path) const {
     auto table = this->table();
@@ -152,7 +153,7 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
             return failure{"route " + spec.pattern + ": " + version.reason()};
         }
         staged.specs_.push_back(spec);
-        staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
+        staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern, 0, nullptr));
         staged.versions_.push_back(std::move(*version));
     }
     resolver_ = std::move(candidate_resolver);
@@ -192,7 +193,10 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
             version = std::move(*loaded);
         }
         staged.specs_.push_back(spec);
-        staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern));
+        if (!existing)
+            existing = std::make_shared<route>(spec.pattern, each.slot,
+                                               counter_source_ ? counter_source_(each.slot) : nullptr);
+        staged.routes_.push_back(std::move(existing));
         staged.versions_.push_back(std::move(version));
     }
     return staged;
@@ -285,12 +289,12 @@ std::vector<route_status> registry::status() const {
         if (books.previous) entry.previous = describe(*books.previous);
         for (const auto& weak : books.draining)
             if (auto version = weak.lock()) entry.draining.push_back(describe(*version));
-        entry.requests = each->requests_.load(std::memory_order_relaxed);
-        entry.errors = each->errors_.load(std::memory_order_relaxed);
-        entry.in_flight = each->in_flight_.load(std::memory_order_relaxed);
+        entry.requests = each->counters_.requests();
+        entry.errors = each->counters_.errors();
+        entry.in_flight = each->counters_.in_flight();
         entry.reloads_ok = each->reloads_ok_.load(std::memory_order_relaxed);
         entry.reloads_failed = each->reloads_failed_.load(std::memory_order_relaxed);
-        entry.latency_seconds = each->latency_seconds_.snapshot();
+        entry.latency_seconds = each->counters_.latency().snapshot();
         entry.last_error = books.last_error;
         entry.last_error_at = books.last_error_at;
         all.push_back(std::move(entry));

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "resolver.hpp"
 #include "route_control.hpp"
 #include "router.hpp"
+#include "scoreboard.hpp"
 #include "thread_safety.hpp"
 
 namespace replug {
@@ -36,7 +38,13 @@ namespace replug {
 // keeps the route and its counters.
 class route {
 public:
-    explicit route(std::string pattern) : pattern(std::move(pattern)) {}
+    // COUNTERS: where the route counts its requests (a worker's scoreboard
+    // slot, SLOT); null: counters of its own.
+    route(std::string pattern, std::uint32_t slot, route_counters* counters)
+        : pattern(std::move(pattern)),
+          slot_(slot),
+          own_counters_(counters ? nullptr : std::make_unique<route_counters>()),
+          counters_(counters ? *counters : *own_counters_) {}
 
     const std::string pattern;
 
@@ -44,13 +52,12 @@ private:
     friend class registry;
     friend class route_pin;
 
+    const std::uint32_t slot_;
+    std::unique_ptr<route_counters> own_counters_;
+    route_counters& counters_;  // requests, errors, in flight, latency
     std::atomic<std::shared_ptr<module_version>> current_;
-    std::atomic<std::uint64_t> requests_{0};
-    std::atomic<std::uint64_t> errors_{0};
-    std::atomic<std::int64_t> in_flight_{0};
     std::atomic<std::uint64_t> reloads_ok_{0};  // every version that became current, the first included
     std::atomic<std::uint64_t> reloads_failed_{0};
-    histogram latency_seconds_{histogram::latency_buckets};
 };
 
 // An immutable snapshot of the route table; a new one replaces it whole.
@@ -75,6 +82,8 @@ public:
 
     const std::string& pattern() const { return route_->pattern; }
     const module_version& version() const { return *version_; }
+    // The route's slot on a worker's scoreboard (0 in a single process).
+    std::uint32_t slot() const { return route_->slot_; }
 
     // Calls the pinned handler. When it throws, the route counts an error
     // and the exception's text comes back (read while the version is still
@@ -99,6 +108,7 @@ struct route_install {
     // generation of the route already (as its current or previous version):
     // that copy is taken as it is.
     std::optional<sealed_module> module;
+    std::uint32_t slot = 0;  // where the route counts, on the scoreboard
 };
 
 // A route table loaded and checked (load hooks and state imports run), not
@@ -122,7 +132,11 @@ private:
 // worker, the master sends the tables it installs (see stage and commit).
 class registry final : public route_control {
 public:
-    registry(loader& modules, const logger& log);
+    // Where a worker's routes count: a route slot's counters on its
+    // scoreboard. Without one, each route has counters of its own.
+    using counter_source = std::function<route_counters*(std::uint32_t slot)>;
+
+    registry(loader& modules, const logger& log, counter_source counters = {});
 
     // Pins the route PATH is routed to now, and its current version; nullopt
     // when no route takes PATH. Lock-free.
@@ -171,6 +185,7 @@ private:
 
     loader& loader_;
     const logger& log_;
+    counter_source counter_source_;
     mutable mutex mutex_;  // serializes every change; never taken by requests
     resolver resolver_ GUARDED_BY(mutex_);
     std::map<std::string, route_books, std::less<>> books_ GUARDED_BY(mutex_);  // by pattern

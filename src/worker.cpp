@@ -188,9 +188,7 @@ int run_worker(unsigned slot) {
         [&counters, slot](unsigned index, const std::function<void()>& body) {
             auto& thread = counters.thread(slot, index);
             last_gasp_thread gasp(&thread);
-            set_current_thread_slot(&thread);
             body();
-            set_current_thread_slot(nullptr);
         });
     workers.start();
     counters.worker(slot).state.store(worker_state::serving, std::memory_order_release);
