@@ -168,7 +168,8 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
         }
     }
     if (refused) return *refused;
-    swap_seconds_.observe(std::chrono::duration<double>(clock::now() - started).count());
+    log_.debug("transaction ", transaction, " committed in ", prepared.size(), " worker(s) in ",
+               milliseconds(std::chrono::duration<double, std::milli>(clock::now() - started).count()));
     if (!loaded) {  // no worker serving right now: they load it when they start
         loaded.emplace();
         for (std::size_t i = 0; i < table.size(); ++i) {
@@ -206,6 +207,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
                 route.previous = std::move(route.current);
             route.current = std::move(version);
             route.reloads_ok += 1;
+            swap_seconds_.observe(loaded[i].load_milliseconds / 1000.0);
             route.swapped_at = clock::now();
             route.recent_crashes.clear();
             route.last_error.clear();

@@ -39,6 +39,8 @@ public:
     void info(const Parts&... parts) const { emit(log_level::info, parts...); }
     template <typename... Parts>
     void debug(const Parts&... parts) const { emit(log_level::debug, parts...); }
+    template <typename... Parts>
+    void at(log_level level, const Parts&... parts) const { emit(level, parts...); }
 
 private:
     template <typename... Parts>

@@ -226,9 +226,12 @@ int main(int argc, char** argv) {
         }
         admin_socket = std::move(*opened);
     }
+    // Their files, to remove when replugd cannot start after all.
+    std::vector<std::filesystem::path> socket_files;
+    for (auto* each : {&socket, &admin_socket})
+        if (*each && (*each)->unix_path) socket_files.push_back(*(*each)->unix_path);
     auto remove_sockets = [&] {
-        for (auto* each : {&socket, &admin_socket})
-            if (*each && (*each)->unix_path) ::unlink((*each)->unix_path->c_str());
+        for (const auto& file : socket_files) ::unlink(file.c_str());
     };
 
     std::unique_ptr<serving_mode> mode;
@@ -276,8 +279,8 @@ int main(int argc, char** argv) {
                         [&admin_only](replug::fcgi_request& call) { admin_only.serve(call); }, log);
         control->start();
     }
-    log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " workers=", settings.workers,
-             " threads=", settings.threads, settings.workers ? " per worker" : "",
+    log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
+             settings.workers ? " per worker" : "", " workers=", settings.workers,
              " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
              " watch=", watch ? "on" : "off", " pid=", ::getpid());
 

@@ -54,10 +54,11 @@ std::optional<std::string> route_pin::call(request& req, response& res) {
     }
 }
 
-registry::registry(loader& modules, const logger& log, counter_source counters)
+registry::registry(loader& modules, const logger& log, counter_source counters, log_level swaps_logged_at)
     : loader_(modules),
       log_(log),
       counter_source_(std::move(counters)),
+      swaps_logged_at_(swaps_logged_at),
       resolver_({}),
       table_(std::make_shared<const route_table>()) {}
 
@@ -122,11 +123,11 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
     }
     books.last_error.clear();
     if (report.old_generation == 0)
-        log_.info("load route=", report.pattern, " module=", report.module, " version=", report.new_version,
+        log_.at(swaps_logged_at_, "load route=", report.pattern, " module=", report.module, " version=", report.new_version,
                   " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
                   " file=", report.file);
     else
-        log_.info("reload route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
+        log_.at(swaps_logged_at_, "reload route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
                   report.new_version, " generation=", report.new_generation,
                   " load=", milliseconds(report.load_milliseconds), " file=", report.file);
     return report;
@@ -155,6 +156,7 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
         staged.specs_.push_back(spec);
         staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern, 0, nullptr));
         staged.versions_.push_back(std::move(*version));
+        staged.reused_.push_back(false);
     }
     resolver_ = std::move(candidate_resolver);
     return install(std::move(staged));
@@ -168,6 +170,7 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
         const auto& spec = each.spec;
         auto existing = find(spec.pattern);
         std::shared_ptr<module_version> version;
+        bool reused = false;
         if (existing) {  // a version this process holds already is taken as it is
             auto current = existing->current_.load();
             const auto& previous = books_of(*existing).previous;
@@ -180,6 +183,7 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
                 version = previous;
             }
         }
+        reused = version != nullptr;
         if (!version) {
             if (!each.module)
                 return failure{"route " + spec.pattern + ": generation " + std::to_string(each.generation) +
@@ -198,6 +202,7 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
                                                counter_source_ ? counter_source_(each.slot) : nullptr);
         staged.routes_.push_back(std::move(existing));
         staged.versions_.push_back(std::move(version));
+        staged.reused_.push_back(reused);
     }
     return staged;
 }
@@ -227,7 +232,7 @@ std::vector<swap_report> registry::install(staged_table staged) {
         if (std::none_of(staged.specs_.begin(), staged.specs_.end(),
                          [&](const auto& s) { return s.pattern == gone->pattern; })) {
             books_.erase(gone->pattern);
-            log_.info("route removed route=", gone->pattern, " (its requests finish on their version)");
+            log_.at(swaps_logged_at_, "route removed route=", gone->pattern, " (its requests finish on their version)");
         }
     return reports;
 }
@@ -273,7 +278,7 @@ outcome<swap_report> registry::rollback(std::string_view pattern) {
     report.old_version = old->version();
     report.old_generation = old->generation();
     retire(books, std::move(old));
-    log_.info("rollback route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
+    log_.at(swaps_logged_at_, "rollback route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
               report.new_version, " generation=", report.new_generation);
     return report;
 }

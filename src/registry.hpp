@@ -119,12 +119,15 @@ public:
     std::size_t size() const { return routes_.size(); }
     // The version staged for route I (in the order given to stage).
     const module_version& version(std::size_t i) const { return *versions_[i]; }
+    // True when route I's version was held already (nothing was loaded for it).
+    bool reused(std::size_t i) const { return reused_[i]; }
 
 private:
     friend class registry;
     std::vector<route_spec> specs_;
     std::vector<std::shared_ptr<route>> routes_;
     std::vector<std::shared_ptr<module_version>> versions_;
+    std::vector<bool> reused_;
     std::uint64_t base_ = 0;  // the registry's change count it was staged against
 };
 
@@ -136,7 +139,9 @@ public:
     // scoreboard. Without one, each route has counters of its own.
     using counter_source = std::function<route_counters*(std::uint32_t slot)>;
 
-    registry(loader& modules, const logger& log, counter_source counters = {});
+    // Swaps are logged at SWAPS_LOGGED_AT.
+    registry(loader& modules, const logger& log, counter_source counters = {},
+             log_level swaps_logged_at = log_level::info);
 
     // Pins the route PATH is routed to now, and its current version; nullopt
     // when no route takes PATH. Lock-free.
@@ -186,6 +191,7 @@ private:
     loader& loader_;
     const logger& log_;
     counter_source counter_source_;
+    log_level swaps_logged_at_;
     mutable mutex mutex_;  // serializes every change; never taken by requests
     resolver resolver_ GUARDED_BY(mutex_);
     std::map<std::string, route_books, std::less<>> books_ GUARDED_BY(mutex_);  // by pattern

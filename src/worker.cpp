@@ -93,8 +93,9 @@ private:
             return;
         }
         std::vector<prepared_route> loaded;
-        for (std::size_t i = 0; i < staged->size(); ++i)
-            loaded.push_back({staged->version(i).version(), staged->version(i).load_milliseconds()});
+        for (std::size_t i = 0; i < staged->size(); ++i)  // a version held already took no time to load
+            loaded.push_back({staged->version(i).version(),
+                              staged->reused(i) ? 0.0 : staged->version(i).load_milliseconds()});
         staged_ = std::move(*staged);
         staged_transaction_ = transaction;
         reply(encode_prepared(table->first, loaded));
@@ -134,6 +135,14 @@ public:
     void serve(fcgi_request& call) {
         admin_call forwarded{std::string(call.method()), std::string(call.path()), std::string(call.query()),
                              std::string(call.header("Authorization")), std::string(call.param("REMOTE_ADDR"))};
+        auto* busy = this_thread_slot();  // busy, as status counts threads, in no route
+        if (busy) busy->begin(scoreboard::max_routes, 0);
+        struct done_at_exit {
+            thread_slot* slot;
+            ~done_at_exit() {
+                if (slot) slot->end();
+            }
+        } done{busy};
         std::lock_guard one_at_a_time(mutex_);  // one conversation on the channel at a time
         auto sent = admin_.send(encode_admin_call(forwarded), {}, 5s);
         auto answer = sent ? admin_.receive(admin_timeout) : received{sent.status, sent.reason, {}, {}};
@@ -170,21 +179,27 @@ int run_worker(unsigned slot) {
     logger log(settings->level);
     loader modules(log);
     auto& counters = *board;
-    registry routes(modules, log, [&counters, slot](std::uint32_t route_slot) {
-        return &counters.counters(slot, route_slot);
-    });
+    registry routes(
+        modules, log, [&counters, slot](std::uint32_t route_slot) { return &counters.counters(slot, route_slot); },
+        log_level::debug);  // the master logs each swap once, for every worker
     control_session session(control, routes, log);
     while (!session.committed_once())  // the first table, before serving anything
         if (!session.answer_next(30s)) return fail("the master went away before the first table");
 
     admin_forwarder forward(admin);
     dispatcher requests(&routes, log);
-    requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
+    if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path
+        requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
     FCGX_Init();
     listener socket{unique_fd(listen_fd), "the master's socket (fd 3)", std::nullopt, true};
     server workers(
-        std::move(socket), settings->threads, [&requests](fcgi_request& call) { requests.serve(call); }, log,
+        std::move(socket), settings->threads,
+        [&requests, &served = counters.worker(slot).requests](fcgi_request& call) {
+            served.fetch_add(1, std::memory_order_relaxed);
+            requests.serve(call);
+        },
+        log,
         [&counters, slot](unsigned index, const std::function<void()>& body) {
             auto& thread = counters.thread(slot, index);
             last_gasp_thread gasp(&thread);

@@ -160,7 +160,8 @@ class DebianPackage(harness.TestCase):
         self.assertEqual(http.get("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
         self.assertEqual(http.get("/out-of-tree/a")[:2], (200, "first build, out of tree: GET /out-of-tree/a\n"))
         self.assertEqual(http.get("/greeting?name=debian")[:2], (200, "Hello, debian\n"))
-        self.assertIn("serving on systemd socket (fd 3)", server.log())
+        # The first worker may serve before the master has started the others and said so.
+        harness.wait_for(lambda: "serving on systemd socket (fd 3)" in server.log(), what="the start line")
         with open(f"/proc/{server.pid}/status") as f:
             self.assertIn(f"\nUid:\t{user.pw_uid}\t{user.pw_uid}\t", f.read())
 

@@ -26,7 +26,8 @@ class SpawnFcgi(harness.TestCase):
         server = self.replugd(["--module-path", self.modules, "--route", "/pluggable=pluggable"],
                               address="unix:" + socket_path,
                               launcher=[SPAWN_FCGI, "-n", "-s", socket_path, "-M", "0660", "-G", "www-data", "--"])
-        self.assertIn("serving on inherited socket (fd 0) threads=", server.log())
+        # The socket was there before replugd: wait for it to say it serves.
+        harness.wait_for(lambda: "serving on inherited socket (fd 0) threads=" in server.log(), what="the start line")
         self.assertIn(f" pid={server.pid}\n", server.log())
         info = os.stat(socket_path)
         self.assertTrue(stat.S_ISSOCK(info.st_mode))

@@ -149,7 +149,8 @@ class SocketActivation(harness.TestCase):
         self.addCleanup(http.close)
         self.assertEqual(http.get("/pluggable")[:2], (200, "First version of code"))
         self.assertEqual(http.get("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
-        self.assertIn("serving on systemd socket (fd 3) threads=", server.log())
+        # The first worker may serve before the master has started the others and said so.
+        harness.wait_for(lambda: "serving on systemd socket (fd 3) threads=" in server.log(), what="the start line")
         self.assertIn(f" pid={server.pid}\n", server.log())  # systemd's MAINPID is replugd's
 
         # systemctl reload: the unit's ExecReload, with $MAINPID.
