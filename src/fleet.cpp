@@ -126,6 +126,8 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
         fds.push_back(module.memfd.get());
     }
     auto sent = worker.control->send(encode_load(transaction, wire), fds, send_timeout);
+    if (sent.status == channel_status::peer_closed)
+        return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
     if (!sent) return failure{"worker " + std::to_string(worker.pid) + ": " + sent.reason};
     auto answer = worker.control->receive(answer_timeout);
     if (answer.status == channel_status::peer_closed)
@@ -145,6 +147,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     for (auto& worker : workers_) {
         if (worker.phase != worker_phase::serving) continue;
         auto answer = install_in(worker, transaction, table);
+        if (!answer && answer.kind() == failure_kind::not_found) continue;  // gone before it heard: reap() replaces it
         if (!answer) {
             refused = answer.error();
             break;
@@ -625,14 +628,15 @@ void fleet::reap() {
         auto worker = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.pid == child.pid; });
         if (worker == workers_.end()) continue;
         bool planned = stopping_ || worker->phase == worker_phase::stopping;
-        if (!stopping_) attribute_crash(*worker, child);
-        worker->previous_exit = child.description;
+        // Out of every transaction first: a rollback that the crash sets off goes to the living.
+        worker->phase = worker_phase::waiting;
         worker->control.reset();
         worker->admin.reset();
+        worker->previous_exit = child.description;
+        if (!stopping_) attribute_crash(*worker, child);
         board_.reset_worker(worker->slot);
         auto now = clock::now();
         worker->due = now + (planned ? clock::duration{} : worker->backoff.after_death(worker->started, now));
-        worker->phase = worker_phase::waiting;
         if (!stopping_)
             log_.warn("worker ended slot=", worker->slot, " pid=", worker->pid, " ", child.description,
                       "; replacing it", worker->due > now ? " after a back-off" : "");

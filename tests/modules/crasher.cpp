@@ -32,8 +32,13 @@ void survived(replug::response& res, std::string_view how) {
 
 }  // namespace
 
+#ifndef CRASH_ALWAYS
+#define CRASH_ALWAYS 0
+#endif
+
 static void serve(replug::request& req, replug::response& res) {
-    std::string_view how = req.query();
+    // CRASH_ALWAYS: a bad deploy, which dereferences null on every request.
+    std::string_view how = CRASH_ALWAYS ? std::string_view("segv") : req.query();
     if (how == "segv") {
         // Volatile twice: the pointer, so that g++ cannot prove it null and
         // turn the store into a trap (-fisolate-erroneous-paths-dereference);
@@ -67,4 +72,8 @@ static void serve(replug::request& req, replug::response& res) {
 }
 
 REPLUG_HANDLER(serve)
+#if CRASH_ALWAYS
+REPLUG_VERSION("crashes")
+#else
 REPLUG_VERSION("1")
+#endif
