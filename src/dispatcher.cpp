@@ -1,5 +1,7 @@
 #include "dispatcher.hpp"
 
+#include <string>
+
 #include "last_gasp.hpp"
 #include "router.hpp"
 #include "scoreboard.hpp"
@@ -16,6 +18,11 @@ void dispatcher::serve(fcgi_request& call) const {
         if (path.starts_with(prefix)) return handler(call);
     auto pin = routes_ ? routes_->pin(path) : std::nullopt;
     if (!pin) return call.fail(404, "Not Found");
+    if (auto wait = pin->unavailable_for()) {  // it kept crashing, with nothing to roll back to
+        call.status(503);
+        call.header("Retry-After", std::to_string(wait));
+        return call.write("Service Unavailable: this route's handler keeps crashing\n");
+    }
     std::optional<std::string> what;
     if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
         last_gasp_request crash_answer(call);

@@ -69,7 +69,7 @@ fleet::fleet_route* fleet::find(std::string_view pattern) {
 std::vector<fleet::planned_route> fleet::committed_table() const {
     std::vector<planned_route> table;
     for (const auto& route : routes_)
-        table.push_back({route.spec, route.slot, route.current.generation, route.current.module});
+        table.push_back({route.spec, route.slot, route.current.generation, route.current.module, route.unavailable_until});
     return table;
 }
 
@@ -122,7 +122,7 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
         const auto& module = *route.module;
         wire.push_back({route.spec, route.slot, route.generation, module.file.string(),
                         static_cast<std::uint64_t>(module.inode), static_cast<std::int64_t>(module.size),
-                        module.sha256});
+                        module.sha256, route.unavailable_until});
         fds.push_back(module.memfd.get());
     }
     auto sent = worker.control->send(encode_load(transaction, wire), fds, send_timeout);
@@ -130,9 +130,15 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
         return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
     if (!sent) return failure{"worker " + std::to_string(worker.pid) + ": " + sent.reason};
     auto answer = worker.control->receive(answer_timeout);
-    if (answer.status == channel_status::peer_closed)
+    if (answer.status == channel_status::peer_closed) {
+        // A handler of the table it served crashed it meanwhile: not this
+        // table's fault; reap() replaces it with the committed table.
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t)
+            if (board_.thread(worker.slot, t).read().state == thread_state::crashed)
+                return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
         return failure{"a worker (pid " + std::to_string(worker.pid) +
                        ") died while loading it; its crash is in the log"};
+    }
     if (!answer) return failure{"worker " + std::to_string(worker.pid) + ": " + answer.reason};
     if (answer.fields[0] == "refused" && answer.fields.size() >= 3) return failure{answer.fields[2]};
     return decode_prepared(answer.fields, table.size());
@@ -177,10 +183,12 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
         loaded.emplace();
         for (std::size_t i = 0; i < table.size(); ++i) {
             const auto* existing = find(table[i].spec.pattern);
-            loaded->push_back({existing && existing->current.generation == table[i].generation
-                                   ? existing->current.version
-                                   : "",
-                               0});
+            std::string version;
+            if (existing && existing->current.generation == table[i].generation)
+                version = existing->current.version;
+            else if (existing && existing->previous && existing->previous->generation == table[i].generation)
+                version = existing->previous->version;
+            loaded->push_back({version, 0});
         }
     }
     return *loaded;
@@ -209,6 +217,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
             else if (!is_new)
                 route.previous = std::move(route.current);
             route.current = std::move(version);
+            route.unavailable_backoff = std::chrono::seconds(0);  // a new version is a new start
             route.reloads_ok += 1;
             swap_seconds_.observe(loaded[i].load_milliseconds / 1000.0);
             route.swapped_at = clock::now();
@@ -229,6 +238,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
         }
         route.spec = planned.spec;
         route.slot = planned.slot;
+        route.unavailable_until = planned.unavailable_until;
         route.next_generation = std::max(route.next_generation, planned.generation + 1);
         next.push_back(std::move(route));
         reports.push_back(std::move(report));
@@ -382,6 +392,7 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
         if (planned.spec.pattern == pattern) {
             planned.generation = target->next_generation;
             planned.module = std::make_shared<const sealed_module>(std::move(*sealed));
+            planned.unavailable_until = 0;
         }
     auto loaded = transact(table);
     if (!loaded) return refuse("module " + file->string() + ": " + loaded.reason());
@@ -407,7 +418,7 @@ outcome<swap_report> fleet::rollback(std::string_view pattern) {
     auto loaded = transact(table);
     if (!loaded) return failure{"route " + std::string(pattern) + ": rollback refused: " + loaded.reason()};
     std::string back_from = target->current.version;
-    auto reports = adopt(std::move(table), *loaded);
+    auto reports = adopt(std::move(table), *loaded, true);
     for (auto& report : reports)
         if (report.pattern == pattern) {
             log_.info("rollback route=", report.pattern, " module=", report.module, " ", back_from, " -> ",
@@ -498,8 +509,11 @@ std::vector<worker_status> fleet::workers() const {
         entry.started_at = worker.started_at;
         entry.requests = board_.worker(worker.slot).requests.load(std::memory_order_relaxed);
         entry.rss_kib = entry.pid > 0 ? rss_kib(entry.pid) : 0;
-        for (unsigned t = 0; t < board_.threads_per_worker(); ++t)
-            if (board_.thread(worker.slot, t).read().state == thread_state::in_handler) ++entry.busy_threads;
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+            auto reading = board_.thread(worker.slot, t).read();
+            if (reading.state == thread_state::in_handler && reading.route_slot < scoreboard::max_routes)
+                ++entry.busy_threads;  // in a handler: not forwarding an admin request
+        }
         entry.previous_exit = worker.previous_exit;
         all.push_back(std::move(entry));
     }
@@ -549,19 +563,19 @@ void fleet::attribute_crash(const worker_process& worker, const ended_child& end
     };
     std::vector<culprit> culprits;
     unsigned in_handler = 0;
+    std::vector<thread_reading> readings;
     for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
         auto reading = board_.thread(worker.slot, t).read();
+        if (reading.route_slot >= scoreboard::max_routes) continue;  // idle, or forwarding an admin request
         if (reading.state == thread_state::crashed)
             culprits.push_back({reading.route_slot, reading.generation, reading.signal_number, true});
-        if (reading.state == thread_state::in_handler) ++in_handler;
-    }
-    if (culprits.empty()) {  // exit() or SIGKILL: every route that was in a handler, uncertain
-        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
-            auto reading = board_.thread(worker.slot, t).read();
-            if (reading.state == thread_state::in_handler)
-                culprits.push_back({reading.route_slot, reading.generation, signal, false});
+        if (reading.state == thread_state::in_handler) {
+            ++in_handler;
+            readings.push_back(reading);
         }
     }
+    if (culprits.empty())  // exit() or SIGKILL: every route that was in a handler, uncertain
+        for (const auto& reading : readings) culprits.push_back({reading.route_slot, reading.generation, signal, false});
     if (culprits.empty()) {
         log_.error("worker died outside any handler worker=", worker.pid, " slot=", worker.slot, " ", ended.description);
         return;
@@ -591,9 +605,14 @@ void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
     auto now = clock::now();
     while (!route.recent_crashes.empty() && now - route.recent_crashes.front() > policy.window)
         route.recent_crashes.pop_front();
-    if (!policy.enabled || route.recent_crashes.size() < policy.crashes || !route.previous ||
-        now - route.swapped_at > policy.grace)
+    if (!policy.enabled || route.recent_crashes.size() < policy.crashes) return;
+    if (!route.previous) {
+        auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+        if (route.unavailable_until <= now_unix) make_unavailable(route, signal);  // not again for a late crash
         return;
+    }
+    if (now - route.swapped_at > policy.grace) return;
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - route.swapped_at).count();
     std::string why = "rolled back: " + std::to_string(route.recent_crashes.size()) + " crashes (" +
                       std::string(signal) + ") within " + std::to_string(seconds) + " s of the swap";
@@ -610,7 +629,7 @@ void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
         log_.error("automatic rollback route=", pattern, " failed: ", loaded.reason());
         return;
     }
-    adopt(std::move(table), *loaded);
+    adopt(std::move(table), *loaded, true);
     auto* back = find(pattern);
     refused_bytes_[{pattern, bad.module->sha256}] = why;
     back->last_error = why;
@@ -618,6 +637,32 @@ void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
     log_.error("rollback route=", pattern, " module=", back->spec.module, " ", bad.version, " -> ",
                back->current.version, " generation=", back->current.generation, " automatic: ", why,
                "; sha256 ", bad.module->sha256, " refused from now on unless reloaded with force=1");
+}
+
+void fleet::make_unavailable(fleet_route& route, std::string_view signal) {
+    using namespace std::chrono;
+    auto backoff = std::clamp(route.unavailable_backoff * 2, seconds(10), seconds(300));
+    auto now = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+    std::string why = "answers 503 for " + std::to_string(backoff.count()) + " s: " +
+                      std::to_string(route.recent_crashes.size()) + " crashes (" + std::string(signal) + ") within " +
+                      std::to_string(settings_.rollback.window.count()) +
+                      " s, and no previous version to roll back to; a reload ends it";
+    auto table = committed_table();
+    for (auto& planned : table)
+        if (planned.spec.pattern == route.spec.pattern) planned.unavailable_until = now + backoff.count();
+    std::string pattern = route.spec.pattern;
+    auto loaded = transact(table);
+    if (!loaded) {
+        log_.error("route=", pattern, " could not be made unavailable: ", loaded.reason());
+        return;
+    }
+    adopt(std::move(table), *loaded, true);
+    auto* target = find(pattern);
+    target->unavailable_backoff = backoff;
+    target->recent_crashes.clear();
+    target->last_error = why;
+    target->last_error_at = system_clock::now();
+    log_.error("route=", pattern, " module=", target->spec.module, " version=", target->current.version, " ", why);
 }
 
 void fleet::reap() {

@@ -116,6 +116,10 @@ private:
         std::uint64_t crashes = 0;
         clock::time_point swapped_at;
         std::deque<clock::time_point> recent_crashes;  // of the current version
+        // With no previous version to roll back to, a crashing route answers
+        // 503 until then (unix seconds), for a back-off that doubles.
+        std::int64_t unavailable_until = 0;
+        std::chrono::seconds unavailable_backoff{0};
         std::string last_error;
         std::chrono::system_clock::time_point last_error_at;
     };
@@ -141,6 +145,7 @@ private:
         std::uint32_t slot = 0;
         std::uint64_t generation = 0;
         std::shared_ptr<const sealed_module> module;
+        std::int64_t unavailable_until = 0;
     };
 
     fleet_route* find(std::string_view pattern) REQUIRES(mutex_);
@@ -160,6 +165,7 @@ private:
                                    bool quiet = false) REQUIRES(mutex_);
     void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
     void roll_back_if_crashing(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
+    void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);
     void record_failure(fleet_route& route, const std::string& why) REQUIRES(mutex_);
     version_status describe(const fleet_route& route, const installed& version) const;

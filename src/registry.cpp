@@ -41,6 +41,14 @@ route_pin::~route_pin() {
     route_->counters_.finished(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
 }
 
+std::int64_t route_pin::unavailable_for() const {
+    auto until = route_->unavailable_until_.load(std::memory_order_relaxed);
+    if (until == 0) return 0;
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    return until > now ? until - now : 0;
+}
+
 std::optional<std::string> route_pin::call(request& req, response& res) {
     try {
         version_->handler()(req, res);
@@ -157,6 +165,7 @@ outcome<std::vector<swap_report>> registry::apply(const std::vector<route_spec>&
         staged.routes_.push_back(existing ? existing : std::make_shared<route>(spec.pattern, 0, nullptr));
         staged.versions_.push_back(std::move(*version));
         staged.reused_.push_back(false);
+        staged.unavailable_until_.push_back(0);
     }
     resolver_ = std::move(candidate_resolver);
     return install(std::move(staged));
@@ -203,6 +212,7 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
         staged.routes_.push_back(std::move(existing));
         staged.versions_.push_back(std::move(version));
         staged.reused_.push_back(reused);
+        staged.unavailable_until_.push_back(each.unavailable_until);
     }
     return staged;
 }
@@ -219,6 +229,7 @@ std::vector<swap_report> registry::install(staged_table staged) {
     std::vector<std::string> patterns;
     for (std::size_t i = 0; i < staged.routes_.size(); ++i) {
         books_of(*staged.routes_[i]).spec = staged.specs_[i];
+        staged.routes_[i]->unavailable_until_.store(staged.unavailable_until_[i], std::memory_order_relaxed);
         reports.push_back(commit(*staged.routes_[i], std::move(staged.versions_[i])));
         patterns.push_back(staged.specs_[i].pattern);
     }

@@ -58,6 +58,7 @@ private:
     std::atomic<std::shared_ptr<module_version>> current_;
     std::atomic<std::uint64_t> reloads_ok_{0};  // every version that became current, the first included
     std::atomic<std::uint64_t> reloads_failed_{0};
+    std::atomic<std::int64_t> unavailable_until_{0};  // unix seconds; see route_install
 };
 
 // An immutable snapshot of the route table; a new one replaces it whole.
@@ -84,6 +85,8 @@ public:
     const module_version& version() const { return *version_; }
     // The route's slot on a worker's scoreboard (0 in a single process).
     std::uint32_t slot() const { return route_->slot_; }
+    // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
+    std::int64_t unavailable_for() const;
 
     // Calls the pinned handler. When it throws, the route counts an error
     // and the exception's text comes back (read while the version is still
@@ -109,6 +112,8 @@ struct route_install {
     // that copy is taken as it is.
     std::optional<sealed_module> module;
     std::uint32_t slot = 0;  // where the route counts, on the scoreboard
+    // Until when (unix seconds) the route answers 503 instead (0: it serves).
+    std::int64_t unavailable_until = 0;
 };
 
 // A route table loaded and checked (load hooks and state imports run), not
@@ -128,6 +133,7 @@ private:
     std::vector<std::shared_ptr<route>> routes_;
     std::vector<std::shared_ptr<module_version>> versions_;
     std::vector<bool> reused_;
+    std::vector<std::int64_t> unavailable_until_;
     std::uint64_t base_ = 0;  // the registry's change count it was staged against
 };
 

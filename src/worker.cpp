@@ -84,7 +84,7 @@ private:
             auto& route = table->second[i];
             sealed_module module{std::move(message.fds[i]), route.file, static_cast<ino_t>(route.inode),
                                  static_cast<off_t>(route.size), route.sha256};
-            install.push_back({route.spec, route.generation, std::move(module), route.slot});
+            install.push_back({route.spec, route.generation, std::move(module), route.slot, route.unavailable_until});
         }
         auto staged = routes_.stage(std::move(install));
         if (!staged) {

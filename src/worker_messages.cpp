@@ -1,5 +1,6 @@
 #include "worker_messages.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -7,7 +8,7 @@ namespace replug {
 
 namespace {
 
-constexpr std::size_t route_fields = 9;
+constexpr std::size_t route_fields = 10;
 
 failure malformed(std::string_view what) {
     return failure{"malformed " + std::string(what) + " message"};
@@ -59,7 +60,8 @@ fields encode_load(std::uint64_t transaction, const std::vector<table_route>& ta
     for (const auto& route : table) {
         message.insert(message.end(), {route.spec.pattern, route.spec.module, route.spec.symbol, decimal(route.slot),
                                        decimal(route.generation), route.file, decimal(route.inode),
-                                       decimal(static_cast<std::uint64_t>(route.size)), route.sha256});
+                                       decimal(static_cast<std::uint64_t>(route.size)), route.sha256,
+                                       decimal(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0)))});
     }
     return message;
 }
@@ -75,14 +77,16 @@ outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fi
         auto generation = parse_decimal(message[i + 4]);
         auto inode = parse_decimal(message[i + 6]);
         auto size = parse_decimal(message[i + 7]);
-        if (!slot || !generation || !inode || !size) return malformed("load");
+        auto unavailable_until = parse_decimal(message[i + 9]);
+        if (!slot || !generation || !inode || !size || !unavailable_until) return malformed("load");
         table.push_back({{message[i], message[i + 1], message[i + 2]},
                          static_cast<std::uint32_t>(*slot),
                          *generation,
                          message[i + 5],
                          *inode,
                          static_cast<std::int64_t>(*size),
-                         message[i + 8]});
+                         message[i + 8],
+                         static_cast<std::int64_t>(*unavailable_until)});
     }
     return std::pair{*transaction, std::move(table)};
 }

@@ -49,6 +49,9 @@ struct table_route {
     std::uint64_t inode = 0;
     std::int64_t size = 0;
     std::string sha256;
+    // Until when (unix seconds) the route answers 503 instead of calling its
+    // handler, because it kept crashing with nothing to roll back to; 0: it serves.
+    std::int64_t unavailable_until = 0;
 };
 
 fields encode_load(std::uint64_t transaction, const std::vector<table_route>& table);
