@@ -105,6 +105,12 @@ class Workers(harness.TestCase):
             self.assertEqual((how, status), (how, 500), body)
         self.assertEqual(self.server.pid, master)
         self.assertTrue(self.server.running())
+        # The master never maps module code: only its workers do.
+        with open(f"/proc/{master}/maps") as f:
+            self.assertNotIn("memfd:replug:", f.read())
+        for pid in self.serving_pids():
+            with open(f"/proc/{pid}/maps") as f:
+                self.assertIn("memfd:replug:crasher", f.read())
 
         route = self.route("/crash")
         self.assertEqual(route["crashes"], len(CRASHES))
