@@ -341,7 +341,7 @@ outcome<std::vector<swap_report>> fleet::start(const std::vector<route_spec>& sp
                            route.current.version, route.current.generation, route.current.load_milliseconds});
         log_.info("load route=", route.spec.pattern, " module=", route.spec.module, " version=",
                   route.current.version, " generation=", route.current.generation,
-                  " file=", route.current.module->file.string(), " sha256=", route.current.module->sha256,
+                  " load=", milliseconds(route.current.load_milliseconds), " file=", route.current.module->file.string(), " sha256=", route.current.module->sha256,
                   " workers=", settings_.workers);
     }
     return reports;
