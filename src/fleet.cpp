@@ -114,8 +114,8 @@ outcome<std::vector<fleet::planned_route>> fleet::seal_table(const std::vector<r
     return table;
 }
 
-outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, std::uint64_t transaction,
-                                                       const std::vector<planned_route>& table) {
+channel_status fleet::send_table(worker_process& worker, std::uint64_t transaction,
+                                const std::vector<planned_route>& table) {
     std::vector<table_route> wire;
     std::vector<int> fds;
     for (const auto& route : table) {
@@ -126,9 +126,12 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
         fds.push_back(module.memfd.get());
     }
     auto sent = worker.control->send(encode_load(transaction, wire), fds, send_timeout);
-    if (sent.status == channel_status::peer_closed)
-        return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
-    if (!sent) return failure{"worker " + std::to_string(worker.pid) + ": " + sent.reason};
+    if (!sent && sent.status != channel_status::peer_closed)
+        log_.error("worker ", worker.pid, ": cannot send it the table: ", sent.reason);
+    return sent.status;
+}
+
+outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worker, std::size_t routes) {
     auto answer = worker.control->receive(answer_timeout);
     if (answer.status == channel_status::peer_closed) {
         // A handler of the table it served crashed it meanwhile: not this
@@ -141,30 +144,51 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
     }
     if (!answer) return failure{"worker " + std::to_string(worker.pid) + ": " + answer.reason};
     if (answer.fields[0] == "refused" && answer.fields.size() >= 3) return failure{answer.fields[2]};
-    return decode_prepared(answer.fields, table.size());
+    return decode_prepared(answer.fields, routes);
+}
+
+outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, std::uint64_t transaction,
+                                                       const std::vector<planned_route>& table) {
+    auto sent = send_table(worker, transaction, table);
+    if (sent == channel_status::peer_closed)
+        return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
+    if (sent != channel_status::ok) return failure{"worker " + std::to_string(worker.pid) + ": cannot send"};
+    return await_prepared(worker, table.size());
 }
 
 outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table) {
     auto transaction = ++transactions_;
     auto started = clock::now();
+    // Every worker loads at once; then every answer is read, so that no
+    // channel keeps an answer for a later question.
+    std::vector<worker_process*> asked;
+    for (auto& worker : workers_)
+        if (worker.phase == worker_phase::serving) {
+            auto sent = send_table(worker, transaction, table);
+            if (sent == channel_status::ok) asked.push_back(&worker);
+            // peer_closed: gone before it heard; reap() replaces it with the committed table.
+            else if (sent != channel_status::peer_closed)
+                ::kill(worker.pid, SIGKILL);  // its channel is in an unknown state
+        }
     std::vector<worker_process*> prepared;
     std::optional<std::vector<prepared_route>> loaded;
     std::optional<failure> refused;
-    for (auto& worker : workers_) {
-        if (worker.phase != worker_phase::serving) continue;
-        auto answer = install_in(worker, transaction, table);
-        if (!answer && answer.kind() == failure_kind::not_found) continue;  // gone before it heard: reap() replaces it
+    for (auto* worker : asked) {
+        auto answer = await_prepared(*worker, table.size());
+        if (!answer && answer.kind() == failure_kind::not_found) continue;
         if (!answer) {
-            refused = answer.error();
-            break;
+            if (!refused) refused = answer.error();
+            continue;
         }
-        prepared.push_back(&worker);
+        prepared.push_back(worker);
         if (!loaded) loaded = std::move(*answer);
     }
     std::string verb = refused ? "abort" : "commit";
-    for (auto* worker : prepared) {
-        auto sent = worker->control->send({verb, decimal(transaction)}, {}, send_timeout);
-        auto answer = sent ? worker->control->receive(answer_timeout) : received{sent.status, sent.reason, {}, {}};
+    std::vector<worker_process*> told;
+    for (auto* worker : prepared)
+        if (worker->control->send({verb, decimal(transaction)}, {}, send_timeout)) told.push_back(worker);
+    for (auto* worker : told) {
+        auto answer = worker->control->receive(answer_timeout);
         if (!answer && answer.status != channel_status::peer_closed) {
             // Its state is unknown now: it must not serve. Its replacement loads the committed table.
             log_.error("worker ", worker->pid, " did not ", verb, " transaction ", transaction, ": ", answer.reason,

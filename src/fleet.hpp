@@ -157,6 +157,11 @@ private:
     outcome<std::vector<prepared_route>> transact(const std::vector<planned_route>& table) REQUIRES(mutex_);
     // Starts the worker of SLOT and installs the committed table in it.
     outcome<pid_t> start_worker(worker_process& worker) REQUIRES(mutex_);
+    channel_status send_table(worker_process& worker, std::uint64_t transaction,
+                              const std::vector<planned_route>& table) REQUIRES(mutex_);
+    outcome<std::vector<prepared_route>> await_prepared(worker_process& worker, std::size_t routes)
+        REQUIRES(mutex_);
+    // send_table, then await_prepared.
     outcome<std::vector<prepared_route>> install_in(worker_process& worker, std::uint64_t transaction,
                                                     const std::vector<planned_route>& table) REQUIRES(mutex_);
     // Makes TABLE, as LOADED by the workers, the committed one; logs each
