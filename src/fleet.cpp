@@ -371,6 +371,19 @@ outcome<std::vector<swap_report>> fleet::start(const std::vector<route_spec>& sp
     return reports;
 }
 
+outcome<swap_report> fleet::change_route(std::string pattern, const std::function<void(planned_route&)>& change,
+                                         bool quiet) {
+    auto table = committed_table();
+    for (auto& planned : table)
+        if (planned.spec.pattern == pattern) change(planned);
+    auto loaded = transact(table);
+    if (!loaded) return loaded.error();
+    auto reports = adopt(std::move(table), *loaded, quiet);
+    for (auto& report : reports)
+        if (report.pattern == pattern) return report;
+    return failure{"route " + pattern + " vanished"};
+}
+
 outcome<std::vector<swap_report>> fleet::apply(const std::vector<route_spec>& specs,
                                                const std::vector<std::filesystem::path>& search_path) {
     lock_guard lock(mutex_);
@@ -411,19 +424,14 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
     if (known_bad != refused_bytes_.end() && !options.force)
         return refuse("module " + file->string() + " (sha256 " + sealed->sha256 + ") was " + known_bad->second +
                       "; reload with force=1 to serve these bytes anyway");
-    auto table = committed_table();
-    for (auto& planned : table)
-        if (planned.spec.pattern == pattern) {
-            planned.generation = target->next_generation;
-            planned.module = std::make_shared<const sealed_module>(std::move(*sealed));
-            planned.unavailable_until = 0;
-        }
-    auto loaded = transact(table);
-    if (!loaded) return refuse("module " + file->string() + ": " + loaded.reason());
-    auto reports = adopt(std::move(table), *loaded);
-    for (auto& report : reports)
-        if (report.pattern == pattern) return report;
-    return failure{"route " + std::string(pattern) + " vanished"};
+    auto module = std::make_shared<const sealed_module>(std::move(*sealed));
+    auto swapped = change_route(target->spec.pattern, [&](planned_route& planned) {
+        planned.generation = target->next_generation;
+        planned.module = module;
+        planned.unavailable_until = 0;
+    });
+    if (!swapped) return refuse("module " + file->string() + ": " + swapped.reason());
+    return swapped;
 }
 
 outcome<swap_report> fleet::rollback(std::string_view pattern) {
@@ -433,23 +441,16 @@ outcome<swap_report> fleet::rollback(std::string_view pattern) {
     if (!target->previous)
         return failure{"route " + std::string(pattern) + " has no previous version to roll back to",
                        failure_kind::conflict};
-    auto table = committed_table();
-    for (auto& planned : table)
-        if (planned.spec.pattern == pattern) {
-            planned.generation = target->previous->generation;
-            planned.module = target->previous->module;
-        }
-    auto loaded = transact(table);
-    if (!loaded) return failure{"route " + std::string(pattern) + ": rollback refused: " + loaded.reason()};
     std::string back_from = target->current.version;
-    auto reports = adopt(std::move(table), *loaded, true);
-    for (auto& report : reports)
-        if (report.pattern == pattern) {
-            log_.info("rollback route=", report.pattern, " module=", report.module, " ", back_from, " -> ",
-                      report.new_version, " generation=", report.new_generation);
-            return report;
-        }
-    return failure{"route " + std::string(pattern) + " vanished"};
+    auto back = *target->previous;
+    auto swapped = change_route(target->spec.pattern, [&](planned_route& planned) {
+        planned.generation = back.generation;
+        planned.module = back.module;
+    }, true);
+    if (!swapped) return failure{"route " + std::string(pattern) + ": rollback refused: " + swapped.reason()};
+    log_.info("rollback route=", swapped->pattern, " module=", swapped->module, " ", back_from, " -> ",
+              swapped->new_version, " generation=", swapped->new_generation);
+    return swapped;
 }
 
 version_status fleet::describe(const fleet_route& route, const installed& version) const {
@@ -641,19 +642,16 @@ void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
     std::string why = "rolled back: " + std::to_string(route.recent_crashes.size()) + " crashes (" +
                       std::string(signal) + ") within " + std::to_string(seconds) + " s of the swap";
     auto bad = route.current;
-    auto table = committed_table();
-    for (auto& planned : table)
-        if (planned.spec.pattern == route.spec.pattern) {
-            planned.generation = route.previous->generation;
-            planned.module = route.previous->module;
-        }
+    auto back_to = *route.previous;
     std::string pattern = route.spec.pattern;
-    auto loaded = transact(table);
-    if (!loaded) {
-        log_.error("automatic rollback route=", pattern, " failed: ", loaded.reason());
+    auto swapped = change_route(pattern, [&](planned_route& planned) {
+        planned.generation = back_to.generation;
+        planned.module = back_to.module;
+    }, true);
+    if (!swapped) {
+        log_.error("automatic rollback route=", pattern, " failed: ", swapped.reason());
         return;
     }
-    adopt(std::move(table), *loaded, true);
     auto* back = find(pattern);
     refused_bytes_[{pattern, bad.module->sha256}] = why;
     back->last_error = why;
@@ -671,16 +669,13 @@ void fleet::make_unavailable(fleet_route& route, std::string_view signal) {
                       std::to_string(route.recent_crashes.size()) + " crashes (" + std::string(signal) + ") within " +
                       std::to_string(settings_.rollback.window.count()) +
                       " s, and no previous version to roll back to; a reload ends it";
-    auto table = committed_table();
-    for (auto& planned : table)
-        if (planned.spec.pattern == route.spec.pattern) planned.unavailable_until = now + backoff.count();
     std::string pattern = route.spec.pattern;
-    auto loaded = transact(table);
-    if (!loaded) {
-        log_.error("route=", pattern, " could not be made unavailable: ", loaded.reason());
+    auto changed = change_route(pattern, [&](planned_route& planned) { planned.unavailable_until = now + backoff.count(); },
+                                true);
+    if (!changed) {
+        log_.error("route=", pattern, " could not be made unavailable: ", changed.reason());
         return;
     }
-    adopt(std::move(table), *loaded, true);
     auto* target = find(pattern);
     target->unavailable_backoff = backoff;
     target->recent_crashes.clear();

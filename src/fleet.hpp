@@ -168,6 +168,11 @@ private:
     // swap unless QUIET.
     std::vector<swap_report> adopt(std::vector<planned_route> table, const std::vector<prepared_route>& loaded,
                                    bool quiet = false) REQUIRES(mutex_);
+    // Installs the committed table with CHANGE made to route PATTERN, in
+    // every worker; its report. PATTERN is a copy: the routes it might
+    // refer to are replaced on the way.
+    outcome<swap_report> change_route(std::string pattern, const std::function<void(planned_route&)>& change,
+                                      bool quiet = false) REQUIRES(mutex_);
     void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
     void roll_back_if_crashing(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
