@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         std::exit(2);
     }
     w.reloads.emplace(args, *settings, w.routes, w.log);
-    w.admin.emplace("/-/", token, w.routes, *w.reloads, replug::server_facts{"fuzz", 0, 1, {}, [] { return 0; }},
+    w.admin.emplace("/-/", token, w.routes, *w.reloads, replug::server_facts{"fuzz", 0, 1, {}, [] { return 0; }, 0, {}},
                     w.log);
     w.requests.mount(w.admin->prefix(), [&w](replug::fcgi_request& call) { w.admin->handle(call, call); });
     return 0;
