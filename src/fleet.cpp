@@ -226,6 +226,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
     for (std::size_t i = 0; i < table.size(); ++i) {
         auto& planned = table[i];
         fleet_route route;
+        route.crashes_of_current = crash_policy(settings_.rollback);
         if (auto* existing = find(planned.spec.pattern)) route = std::move(*existing);
         swap_report report{planned.spec.pattern, planned.spec.module, planned.module->file.string(), {}, 0,
                            loaded[i].version, planned.generation, loaded[i].load_milliseconds};
@@ -241,11 +242,10 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
             else if (!is_new)
                 route.previous = std::move(route.current);
             route.current = std::move(version);
-            route.unavailable_backoff = std::chrono::seconds(0);  // a new version is a new start
             route.reloads_ok += 1;
             swap_seconds_.observe(loaded[i].load_milliseconds / 1000.0);
             route.swapped_at = clock::now();
-            route.recent_crashes.clear();
+            route.crashes_of_current.swapped(route.swapped_at);
             route.last_error.clear();
             if (quiet)
                 ;
@@ -619,27 +619,21 @@ void fleet::attribute_crash(const worker_process& worker, const ended_child& end
                    each.certain ? "" : " uncertain=true (the worker ended while these handlers ran)");
         route->crashes += 1;
         if (each.certain && each.generation == route->current.generation) {
-            route->recent_crashes.push_back(clock::now());
-            roll_back_if_crashing(*route, signal_text);
+            auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+            switch (route->crashes_of_current.crashed(clock::now(), route->previous.has_value(),
+                                                      route->unavailable_until > now_unix)) {
+                case crash_policy::verdict::roll_back: roll_back(*route, signal_text); break;
+                case crash_policy::verdict::unavailable: make_unavailable(*route, signal_text); break;
+                case crash_policy::verdict::none: break;
+            }
         }
     }
 }
 
-void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
-    const auto& policy = settings_.rollback;
-    auto now = clock::now();
-    while (!route.recent_crashes.empty() && now - route.recent_crashes.front() > policy.window)
-        route.recent_crashes.pop_front();
-    if (!policy.enabled || route.recent_crashes.size() < policy.crashes) return;
-    if (!route.previous) {
-        auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-        if (route.unavailable_until <= now_unix) make_unavailable(route, signal);  // not again for a late crash
-        return;
-    }
-    if (now - route.swapped_at > policy.grace) return;
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - route.swapped_at).count();
-    std::string why = "rolled back: " + std::to_string(route.recent_crashes.size()) + " crashes (" +
+void fleet::roll_back(fleet_route& route, std::string_view signal) {
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(route.crashes_of_current.since_swap()).count();
+    std::string why = "rolled back: " + std::to_string(route.crashes_of_current.recent()) + " crashes (" +
                       std::string(signal) + ") within " + std::to_string(seconds) + " s of the swap";
     auto bad = route.current;
     auto back_to = *route.previous;
@@ -663,10 +657,11 @@ void fleet::roll_back_if_crashing(fleet_route& route, std::string_view signal) {
 
 void fleet::make_unavailable(fleet_route& route, std::string_view signal) {
     using namespace std::chrono;
-    auto backoff = std::clamp(route.unavailable_backoff * 2, seconds(10), seconds(300));
+    auto crashes = route.crashes_of_current.recent();
+    auto backoff = route.crashes_of_current.unavailable_for();
     auto now = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
     std::string why = "answers 503 for " + std::to_string(backoff.count()) + " s: " +
-                      std::to_string(route.recent_crashes.size()) + " crashes (" + std::string(signal) + ") within " +
+                      std::to_string(crashes) + " crashes (" + std::string(signal) + ") within " +
                       std::to_string(settings_.rollback.window.count()) +
                       " s, and no previous version to roll back to; a reload ends it";
     std::string pattern = route.spec.pattern;
@@ -677,8 +672,6 @@ void fleet::make_unavailable(fleet_route& route, std::string_view signal) {
         return;
     }
     auto* target = find(pattern);
-    target->unavailable_backoff = backoff;
-    target->recent_crashes.clear();
     target->last_error = why;
     target->last_error_at = system_clock::now();
     log_.error("route=", pattern, " module=", target->spec.module, " version=", target->current.version, " ", why);

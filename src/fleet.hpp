@@ -20,7 +20,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "crash_policy.hpp"
 #include "loader.hpp"
 #include "log.hpp"
 #include "resolver.hpp"
@@ -115,11 +115,10 @@ private:
         std::uint64_t reloads_failed = 0;
         std::uint64_t crashes = 0;
         clock::time_point swapped_at;
-        std::deque<clock::time_point> recent_crashes;  // of the current version
+        crash_policy crashes_of_current;
         // With no previous version to roll back to, a crashing route answers
-        // 503 until then (unix seconds), for a back-off that doubles.
+        // 503 until then (unix seconds).
         std::int64_t unavailable_until = 0;
-        std::chrono::seconds unavailable_backoff{0};
         std::string last_error;
         std::chrono::system_clock::time_point last_error_at;
     };
@@ -174,7 +173,7 @@ private:
     outcome<swap_report> change_route(std::string pattern, const std::function<void(planned_route&)>& change,
                                       bool quiet = false) REQUIRES(mutex_);
     void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
-    void roll_back_if_crashing(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
+    void roll_back(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);
     void record_failure(fleet_route& route, const std::string& why) REQUIRES(mutex_);
