@@ -171,7 +171,7 @@ class Workers(harness.TestCase):
                 break
         failed = [a for a in answers if a[0] != 200]
         self.assertEqual(answers[-1], (200, "First version of code"), answers)
-        self.assertLessEqual(len(failed), 6, answers)
+        self.assertLessEqual(len(failed), 8, answers)  # "within a handful of failed requests"
         route = self.route("/p")
         self.assertEqual(route["current"]["version"], "1")
         self.assertEqual(route["current"]["sha256"], good_sha)
@@ -203,11 +203,12 @@ class Workers(harness.TestCase):
         self.module(example_module("hello"), "hello")
         self.start("/c=crashing", "/hello=hello", workers=2, threads=2)
         answers = []
-        while len(answers) < 10 and (not answers or answers[-1][0] != 503):
+        while len(answers) < 20 and (not answers or answers[-1][0] != 503):
             answers.append(HTTP(self.front.port).get("/c"))
         status, body, headers = answers[-1]
         self.assertEqual(status, 503, answers)
-        self.assertLessEqual(len(answers), 4, [a[:2] for a in answers])  # two crashes, then the 503s
+        # Two crashes set it off; a request or two more may reach a worker before the change commits.
+        self.assertLessEqual(len(answers), 8, [a[:2] for a in answers])
         self.assertIn(int(headers["Retry-After"]), range(1, 11))
         self.assertIn("keeps crashing", body)
         self.assertRegex(self.route("/c")["last_error"]["reason"],
