@@ -1,6 +1,7 @@
 #include "fleet.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +84,10 @@ std::optional<std::uint32_t> fleet::free_route_slot() const {
 
 outcome<std::vector<fleet::planned_route>> fleet::seal_table(const std::vector<route_spec>& specs,
                                                              const resolver& paths) {
+    // Every route's module travels as one fd in one message.
+    if (specs.size() > max_message_fds)
+        return failure{std::to_string(specs.size()) + " routes: with worker processes, at most " +
+                       std::to_string(max_message_fds) + " (or --workers 0)"};
     std::vector<planned_route> table;
     std::set<std::uint32_t> given;
     for (const auto& spec : specs) {
@@ -97,6 +102,17 @@ outcome<std::vector<fleet::planned_route>> fleet::seal_table(const std::vector<r
         if (auto* existing = find(spec.pattern)) {
             planned.slot = existing->slot;
             planned.generation = existing->next_generation;
+            planned.unavailable_until = existing->unavailable_until;
+            auto refused = refused_bytes_.find({spec.pattern, planned.module->sha256});
+            if (refused != refused_bytes_.end()) {  // a reload of everything keeps this route as it is
+                log_.warn("route=", spec.pattern, " keeps generation ", existing->current.generation, ": ",
+                          file->string(), " (sha256 ", planned.module->sha256, ") was ", refused->second,
+                          "; reload it with force=1 to serve it");
+                planned.generation = existing->current.generation;
+                planned.module = existing->current.module;
+            } else {
+                planned.unavailable_until = 0;  // new bytes: a new start
+            }
         } else {
             std::optional<std::uint32_t> slot;
             for (std::uint32_t candidate = 0; candidate < scoreboard::max_routes && !slot; ++candidate) {
@@ -107,6 +123,7 @@ outcome<std::vector<fleet::planned_route>> fleet::seal_table(const std::vector<r
             }
             if (!slot) return failure{"route " + spec.pattern + ": more than 1024 routes"};
             planned.slot = *slot;
+            board_.clear_route(*slot);  // what a route that left counted there is not this one's
         }
         given.insert(planned.slot);
         table.push_back(std::move(planned));
@@ -131,8 +148,24 @@ channel_status fleet::send_table(worker_process& worker, std::uint64_t transacti
     return sent.status;
 }
 
-outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worker, std::size_t routes) {
-    auto answer = worker.control->receive(answer_timeout);
+void fleet::kill_worker(worker_process& worker, const std::string& why) {
+    log_.error("worker ", worker.pid, " (slot ", worker.slot, "): ", why, "; killing it");
+    worker.ended_by_master = ending::killed;
+    worker.phase = worker_phase::stopping;
+    ::kill(worker.pid, SIGKILL);
+}
+
+received fleet::await_answer(worker_process& worker, std::uint64_t transaction, channel::clock::time_point deadline) {
+    while (true) {
+        auto answer = worker.control->receive(deadline);
+        if (!answer || answers_transaction(answer.fields, transaction)) return answer;
+        log_.debug("worker ", worker.pid, ": dropping a late answer (", printable(answer.fields[0]), ")");
+    }
+}
+
+outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worker, std::uint64_t transaction,
+                                                           std::size_t routes, channel::clock::time_point deadline) {
+    auto answer = await_answer(worker, transaction, deadline);
     if (answer.status == channel_status::peer_closed) {
         // A handler of the table it served crashed it meanwhile: not this
         // table's fault; reap() replaces it with the committed table.
@@ -142,9 +175,15 @@ outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worke
         return failure{"a worker (pid " + std::to_string(worker.pid) +
                        ") died while loading it; its crash is in the log"};
     }
-    if (!answer) return failure{"worker " + std::to_string(worker.pid) + ": " + answer.reason};
-    if (answer.fields[0] == "refused" && answer.fields.size() >= 3) return failure{answer.fields[2]};
-    return decode_prepared(answer.fields, routes);
+    if (answer && answer.fields[0] == "refused" && answer.fields.size() >= 3) return failure{answer.fields[2]};
+    auto prepared = answer ? decode_prepared(answer.fields, routes) : outcome<std::vector<prepared_route>>(
+                                                                          failure{answer.reason});
+    if (!prepared) {
+        std::string why = "did not load in time or answered nonsense: " + prepared.reason();
+        kill_worker(worker, why);
+        return failure{"worker " + std::to_string(worker.pid) + " " + why};
+    }
+    return prepared;
 }
 
 outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, std::uint64_t transaction,
@@ -153,7 +192,7 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
     if (sent == channel_status::peer_closed)
         return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
     if (sent != channel_status::ok) return failure{"worker " + std::to_string(worker.pid) + ": cannot send"};
-    return await_prepared(worker, table.size());
+    return await_prepared(worker, transaction, table.size(), channel::clock::now() + answer_timeout);
 }
 
 outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table) {
@@ -161,20 +200,24 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     auto started = clock::now();
     // Every worker loads at once; then every answer is read, so that no
     // channel keeps an answer for a later question.
+    auto deadline = channel::clock::now() + answer_timeout;  // for the whole transaction
     std::vector<worker_process*> asked;
+    std::optional<failure> refused;
     for (auto& worker : workers_)
         if (worker.phase == worker_phase::serving) {
             auto sent = send_table(worker, transaction, table);
-            if (sent == channel_status::ok) asked.push_back(&worker);
+            if (sent == channel_status::ok)
+                asked.push_back(&worker);
+            else if (sent == channel_status::timed_out)  // alive but not reading: it cannot take part
+                kill_worker(worker, "its control channel is full");
+            else if (sent == channel_status::failed && !refused)  // refused here, nothing was sent
+                refused = failure{"the table cannot be sent to the workers (see the log)"};
             // peer_closed: gone before it heard; reap() replaces it with the committed table.
-            else if (sent != channel_status::peer_closed)
-                ::kill(worker.pid, SIGKILL);  // its channel is in an unknown state
         }
     std::vector<worker_process*> prepared;
     std::optional<std::vector<prepared_route>> loaded;
-    std::optional<failure> refused;
     for (auto* worker : asked) {
-        auto answer = await_prepared(*worker, table.size());
+        auto answer = await_prepared(*worker, transaction, table.size(), deadline);
         if (!answer && answer.kind() == failure_kind::not_found) continue;
         if (!answer) {
             if (!refused) refused = answer.error();
@@ -185,20 +228,20 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     }
     std::string verb = refused ? "abort" : "commit";
     std::vector<worker_process*> told;
-    for (auto* worker : prepared)
-        if (worker->control->send({verb, decimal(transaction)}, {}, send_timeout)) told.push_back(worker);
+    for (auto* worker : prepared) {
+        auto sent = worker->control->send({verb, decimal(transaction)}, {}, send_timeout);
+        if (sent)
+            told.push_back(worker);
+        else if (sent.status != channel_status::peer_closed)  // it would serve a table nobody committed
+            kill_worker(*worker, "cannot tell it to " + verb + ": " + sent.reason);
+    }
     for (auto* worker : told) {
-        auto answer = worker->control->receive(answer_timeout);
-        if (!answer && answer.status != channel_status::peer_closed) {
-            // Its state is unknown now: it must not serve. Its replacement loads the committed table.
-            log_.error("worker ", worker->pid, " did not ", verb, " transaction ", transaction, ": ", answer.reason,
-                       "; killing it");
-            ::kill(worker->pid, SIGKILL);
-        } else if (answer && answer.fields[0] == "refused") {
-            log_.error("worker ", worker->pid, " refused to ", verb, ": ",
-                       answer.fields.size() > 2 ? answer.fields[2] : "", "; killing it");
-            ::kill(worker->pid, SIGKILL);
-        }
+        auto answer = await_answer(*worker, transaction, deadline + answer_timeout);
+        // Its state is unknown now: it must not serve. Its replacement loads the committed table.
+        if (!answer && answer.status != channel_status::peer_closed)
+            kill_worker(*worker, "did not " + verb + " transaction " + std::to_string(transaction) + ": " + answer.reason);
+        else if (answer && answer.fields[0] == "refused")
+            kill_worker(*worker, "refused to " + verb + ": " + (answer.fields.size() > 2 ? answer.fields[2] : ""));
     }
     if (refused) return *refused;
     log_.debug("transaction ", transaction, " committed in ", prepared.size(), " worker(s) in ",
@@ -295,6 +338,7 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
     if (!pid) return pid.error();
     worker.pid = *pid;
     worker.phase = worker_phase::starting;
+    worker.ended_by_master = ending::none;
     worker.control.emplace(std::move(control->first));
     worker.admin.emplace(std::move(admin->first));
     worker.started = clock::now();
@@ -309,7 +353,8 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
     settings.slot = worker.slot;
     auto fail = [&](const std::string& why) -> failure {
         ::kill(*pid, SIGKILL);
-        worker.phase = worker_phase::stopping;  // reaped by reap(), which starts another
+        worker.phase = worker_phase::stopping;  // reaped by reap(), which starts another after the back-off
+        worker.ended_by_master = ending::killed;
         return failure{"worker " + std::to_string(*pid) + " (slot " + std::to_string(worker.slot) + "): " + why};
     };
     if (auto sent = worker.control->send(encode_start(settings), {}, send_timeout); !sent) return fail(sent.reason);
@@ -324,7 +369,7 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
         }
     if (auto sent = worker.control->send({"commit", decimal(transaction)}, {}, send_timeout); !sent)
         return fail(sent.reason);
-    auto committed = worker.control->receive(answer_timeout);
+    auto committed = await_answer(worker, transaction, channel::clock::now() + answer_timeout);
     if (!committed || committed.fields[0] != "committed")
         return fail(committed ? "refused the table: " + (committed.fields.size() > 2 ? committed.fields[2] : "")
                               : committed.reason);
@@ -354,8 +399,14 @@ outcome<std::vector<swap_report>> fleet::start(const std::vector<route_spec>& sp
     if (failed) {
         for (auto& worker : workers_)
             if (worker.pid > 0) ::kill(worker.pid, SIGKILL);
-        for (auto& worker : workers_)
+        for (auto& worker : workers_) {
             if (worker.pid > 0) ::waitpid(worker.pid, nullptr, 0);
+            worker.pid = 0;
+            worker.phase = worker_phase::waiting;
+            worker.control.reset();
+            worker.admin.reset();
+        }
+        stopping_ = true;  // nothing to replace: replugd exits
         return *failed;
     }
     // What the workers loaded, as the reports and logs show it.
@@ -573,8 +624,18 @@ void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const a
     auto message = admin->receive(0ms);
     if (!message) return;  // closed: reap() learns why
     auto call = decode_admin_call(message.fields);
-    admin_answer reply = call ? answer(*call) : admin_answer{400, "malformed admin call\n", {}};
-    admin->send(encode_admin_answer(reply), {}, send_timeout);
+    if (!call) {
+        log_.error("worker slot=", slot, ": ", call.reason());
+        return;
+    }
+    admin_answer reply = answer(*call);
+    reply.id = call->id;
+    auto sent = admin->send(encode_admin_answer(reply), {}, send_timeout);
+    if (!sent && sent.status != channel_status::peer_closed) {
+        log_.error("admin ", printable(call->path), ": cannot pass the answer on (", sent.reason, ")");
+        admin->send(encode_admin_answer({call->id, 500, "the answer is too large to pass on: " + sent.reason + "\n", {}}),
+                    {}, send_timeout);
+    }
 }
 
 void fleet::attribute_crash(const worker_process& worker, const ended_child& ended) {
@@ -599,6 +660,7 @@ void fleet::attribute_crash(const worker_process& worker, const ended_child& end
             readings.push_back(reading);
         }
     }
+    std::size_t certain = culprits.size();  // the crashed threads; the others were in a handler too
     if (culprits.empty())  // exit() or SIGKILL: every route that was in a handler, uncertain
         for (const auto& reading : readings) culprits.push_back({reading.route_slot, reading.generation, signal, false});
     if (culprits.empty()) {
@@ -615,7 +677,7 @@ void fleet::attribute_crash(const worker_process& worker, const ended_child& end
         std::string signal_text = each.signal ? signal_name(each.signal) : ended.description;
         log_.error("crash route=", route->spec.pattern, " module=", route->spec.module,
                    " version=", version ? version->version : "?", " generation=", each.generation,
-                   " signal=", signal_text, " worker=", worker.pid, " in_flight=", in_handler + culprits.size(),
+                   " signal=", signal_text, " worker=", worker.pid, " in_flight=", in_handler + certain,
                    each.certain ? "" : " uncertain=true (the worker ended while these handlers ran)");
         route->crashes += 1;
         if (each.certain && each.generation == route->current.generation) {
@@ -684,16 +746,18 @@ void fleet::reap() {
     for (const auto& child : ended) {
         auto worker = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.pid == child.pid; });
         if (worker == workers_.end()) continue;
-        bool planned = stopping_ || worker->phase == worker_phase::stopping;
+        bool planned = stopping_ || worker->ended_by_master == ending::stopped;
+        bool killed = worker->ended_by_master == ending::killed;
         // Out of every transaction first: a rollback that the crash sets off goes to the living.
         worker->phase = worker_phase::waiting;
         worker->control.reset();
         worker->admin.reset();
-        worker->previous_exit = child.description;
-        if (!stopping_) attribute_crash(*worker, child);
+        worker->previous_exit = child.description + (killed ? " (by the master)" : "");
+        if (!planned && !killed) attribute_crash(*worker, child);
         board_.reset_worker(worker->slot);
         auto now = clock::now();
         worker->due = now + (planned ? clock::duration{} : worker->backoff.after_death(worker->started, now));
+        worker->ended_by_master = ending::none;
         if (!stopping_)
             log_.warn("worker ended slot=", worker->slot, " pid=", worker->pid, " ", child.description,
                       "; replacing it", worker->due > now ? " after a back-off" : "");
@@ -735,6 +799,9 @@ int fleet::stop(std::chrono::milliseconds drain) {
             if (worker.pid > 0) {
                 running.push_back(worker.pid);
                 worker.phase = worker_phase::stopping;
+                worker.ended_by_master = ending::stopped;
+                // Admin requests it forwards get no answer now: let them fail at once, not wait out the drain.
+                if (worker.admin) ::shutdown(worker.admin->fd(), SHUT_RDWR);
                 ::kill(worker.pid, SIGTERM);
             }
     }

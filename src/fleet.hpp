@@ -124,11 +124,16 @@ private:
     };
 
     enum class worker_phase { waiting, starting, serving, stopping };
+    // Why a worker the master ended ends: stopped (a planned stop), or
+    // killed (it failed to start, or lost step with the master: its
+    // replacement waits out the back-off, and no crash is counted).
+    enum class ending { none, stopped, killed };
 
     struct worker_process {
         unsigned slot = 0;
         pid_t pid = 0;
         worker_phase phase = worker_phase::waiting;
+        ending ended_by_master = ending::none;
         std::optional<channel> control;
         std::optional<channel> admin;
         clock::time_point started;
@@ -158,8 +163,15 @@ private:
     outcome<pid_t> start_worker(worker_process& worker) REQUIRES(mutex_);
     channel_status send_table(worker_process& worker, std::uint64_t transaction,
                               const std::vector<planned_route>& table) REQUIRES(mutex_);
-    outcome<std::vector<prepared_route>> await_prepared(worker_process& worker, std::size_t routes)
+    // The answer to TRANSACTION by DEADLINE (earlier answers are dropped).
+    // A worker that does not answer, or answers nonsense, is killed: its
+    // channel can no longer be trusted.
+    outcome<std::vector<prepared_route>> await_prepared(worker_process& worker, std::uint64_t transaction,
+                                                        std::size_t routes, channel::clock::time_point deadline)
         REQUIRES(mutex_);
+    received await_answer(worker_process& worker, std::uint64_t transaction, channel::clock::time_point deadline)
+        REQUIRES(mutex_);
+    void kill_worker(worker_process& worker, const std::string& why) REQUIRES(mutex_);
     // send_table, then await_prepared.
     outcome<std::vector<prepared_route>> install_in(worker_process& worker, std::uint64_t transaction,
                                                     const std::vector<planned_route>& table) REQUIRES(mutex_);

@@ -245,16 +245,19 @@ int main(int argc, char** argv) {
         }
         mode = std::make_unique<master_process>(log, std::move(*board));
     }
+    pid_file pid(settings.pid_file);  // before any worker exists: nothing to stop when it cannot be written
+    if (!pid.write()) {
+        remove_sockets();
+        return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
+    }
     std::string where = socket->description;
     auto started = mode->start(settings, *socket);
     if (!started) {
+        pid.remove();
         remove_sockets();
         return fail(exit_runtime, started.reason());
     }
     if (settings.routes.empty()) log.warn("no --route given: every request will get 404");
-
-    pid_file pid(settings.pid_file);
-    if (!pid.write()) return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
 
     auto& routes = mode->routes();
     replug::reloader reloads(args, settings, routes, log);
@@ -286,8 +289,8 @@ int main(int argc, char** argv) {
 
     int stop_signal = mode->serve(reloads, admin ? &*admin : nullptr);
 
-    log.info(stop_signal == SIGINT ? "SIGINT" : "SIGTERM", ": stopping; draining requests for up to ",
-             settings.drain_timeout.count(), "ms");
+    log.info(stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "an internal failure",
+             ": stopping; draining requests for up to ", settings.drain_timeout.count(), "ms");
     int left = control ? control->stop(settings.drain_timeout) : 0;
     watch.reset();
     left += mode->stop(settings.drain_timeout);
@@ -298,5 +301,5 @@ int main(int argc, char** argv) {
         ::_exit(0);
     }
     log.info("stopped");
-    return 0;
+    return stop_signal < 0 ? exit_runtime : 0;
 }

@@ -60,10 +60,10 @@ int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const l
     auto signals = signal_fd();
     if (!signals) {
         log.error("signalfd: ", std::strerror(errno));
-        return SIGTERM;
+        return -1;
     }
     auto answer = [endpoints](const admin_call& call) {
-        if (!endpoints) return admin_answer{404, "Not Found\n", {}};
+        if (!endpoints) return admin_answer{call.id, 404, "Not Found\n", {}};
         return answer_forwarded(*endpoints, call);
     };
     while (true) {
@@ -78,7 +78,7 @@ int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const l
         int ready = ::poll(waiting.data(), waiting.size(), timeout);
         if (ready < 0 && errno != EINTR) {
             log.error("poll failed: ", std::strerror(errno));
-            return SIGTERM;
+            return -1;
         }
         if (waiting[0].revents & POLLIN) {
             bool reload = false;

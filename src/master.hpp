@@ -12,8 +12,9 @@
 
 namespace replug {
 
-// Runs until SIGTERM or SIGINT and returns that signal. ENDPOINTS may be
-// null (admin is off): forwarded requests then get 404.
+// Runs until SIGTERM or SIGINT and returns that signal, or -1 when the loop
+// itself fails (then replugd stops and exits 1). ENDPOINTS may be null
+// (admin is off): forwarded requests then get 404.
 int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const logger& log);
 
 // ENDPOINTS' answer to a request a worker forwarded.

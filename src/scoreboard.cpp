@@ -339,4 +339,16 @@ void scoreboard::reset_worker(unsigned worker) noexcept {
     slot.state.store(worker_state::empty, std::memory_order_release);
 }
 
+void scoreboard::clear_route(std::uint32_t route_slot) noexcept {
+    assert(route_slot < max_routes);
+    for (unsigned w = 0; w < workers_; ++w) {
+        auto& route = counters(w, route_slot);
+        route.requests_.store(0, std::memory_order_relaxed);
+        route.errors_.store(0, std::memory_order_relaxed);
+        route.in_flight_.store(0, std::memory_order_relaxed);
+        for (auto& count : route.latency_.counts_) count.store(0, std::memory_order_relaxed);
+        route.latency_.sum_nanoseconds_.store(0, std::memory_order_relaxed);
+    }
+}
+
 }  // namespace replug

@@ -179,6 +179,11 @@ public:
     // REQUIRES: WORKER < workers(), and no live process writes the slot.
     void reset_worker(unsigned worker) noexcept;
 
+    // Zeroes ROUTE_SLOT's counters in every worker slot, for a route that
+    // takes over a slot another route left. REQUIRES: ROUTE_SLOT <
+    // max_routes, and no request of the route that left is still running.
+    void clear_route(std::uint32_t route_slot) noexcept;
+
 private:
     scoreboard(unique_fd fd, void* base, std::size_t size, unsigned workers, unsigned threads) noexcept;
 

@@ -53,7 +53,10 @@ public:
     bool answer_next(std::chrono::milliseconds timeout) {
         auto message = control_.receive(timeout);
         if (message.status == channel_status::peer_closed) return false;
-        if (!message) return message.status == channel_status::timed_out;
+        if (!message) {  // timed out (nothing to do), or a message broke a limit: the master hears no answer and says so
+            if (message.status != channel_status::timed_out) log_.error("worker: ", message.reason);
+            return true;
+        }
         const auto& name = message.fields[0];
         if (name == "load")
             load(message);
@@ -133,8 +136,6 @@ public:
     explicit admin_forwarder(const channel& admin) : admin_(admin) {}
 
     void serve(fcgi_request& call) {
-        admin_call forwarded{std::string(call.method()), std::string(call.path()), std::string(call.query()),
-                             std::string(call.header("Authorization")), std::string(call.param("REMOTE_ADDR"))};
         auto* busy = this_thread_slot();  // busy, as status counts threads, in no route
         if (busy) busy->begin(scoreboard::max_routes, 0);
         struct done_at_exit {
@@ -144,9 +145,16 @@ public:
             }
         } done{busy};
         std::lock_guard one_at_a_time(mutex_);  // one conversation on the channel at a time
+        admin_call forwarded{++calls_, std::string(call.method()), std::string(call.path()), std::string(call.query()),
+                             std::string(call.header("Authorization")), std::string(call.param("REMOTE_ADDR"))};
+        auto deadline = channel::clock::now() + admin_timeout;
         auto sent = admin_.send(encode_admin_call(forwarded), {}, 5s);
-        auto answer = sent ? admin_.receive(admin_timeout) : received{sent.status, sent.reason, {}, {}};
-        auto decoded = answer ? decode_admin_answer(answer.fields) : outcome<admin_answer>(failure{answer.reason});
+        outcome<admin_answer> decoded = failure{sent.reason};
+        while (sent) {  // an answer to an earlier call, which gave up waiting, is dropped
+            auto answer = admin_.receive(deadline);
+            decoded = answer ? decode_admin_answer(answer.fields) : outcome<admin_answer>(failure{answer.reason});
+            if (!answer || !decoded || decoded->id == forwarded.id) break;
+        }
         if (!decoded) return call.fail(503, "Service Unavailable: the master did not answer");
         call.status(decoded->status);
         for (const auto& [name, value] : decoded->headers) call.header(name, value);
@@ -156,6 +164,7 @@ public:
 private:
     const channel& admin_;
     std::mutex mutex_;
+    std::uint64_t calls_ = 0;  // under mutex_
 };
 
 }  // namespace

@@ -112,17 +112,23 @@ outcome<std::vector<prepared_route>> decode_prepared(const fields& message, std:
     return prepared;
 }
 
+bool answers_transaction(const fields& message, std::uint64_t transaction) {
+    return message.size() >= 2 && parse_decimal(message[1]) == transaction;
+}
+
 fields encode_admin_call(const admin_call& call) {
-    return {"admin", call.method, call.path, call.query, call.authorization, call.remote_address};
+    return {"admin", decimal(call.id), call.method, call.path, call.query, call.authorization, call.remote_address};
 }
 
 outcome<admin_call> decode_admin_call(const fields& message) {
-    if (!is(message, "admin", 6) || message.size() != 6) return malformed("admin");
-    return admin_call{message[1], message[2], message[3], message[4], message[5]};
+    if (!is(message, "admin", 7) || message.size() != 7) return malformed("admin");
+    auto id = parse_decimal(message[1]);
+    if (!id) return malformed("admin");
+    return admin_call{*id, message[2], message[3], message[4], message[5], message[6]};
 }
 
 fields encode_admin_answer(const admin_answer& answer) {
-    fields message{"answer", decimal(static_cast<std::uint64_t>(answer.status)), answer.body};
+    fields message{"answer", decimal(answer.id), decimal(static_cast<std::uint64_t>(answer.status)), answer.body};
     for (const auto& [name, value] : answer.headers) {
         message.push_back(name);
         message.push_back(value);
@@ -131,11 +137,12 @@ fields encode_admin_answer(const admin_answer& answer) {
 }
 
 outcome<admin_answer> decode_admin_answer(const fields& message) {
-    if (!is(message, "answer", 3) || message.size() % 2 != 1) return malformed("answer");
-    auto status = parse_decimal(message[1]);
-    if (!status || *status < 100 || *status > 999) return malformed("answer");
-    admin_answer answer{static_cast<int>(*status), message[2], {}};
-    for (std::size_t i = 3; i + 1 < message.size(); i += 2) answer.headers.emplace_back(message[i], message[i + 1]);
+    if (!is(message, "answer", 4) || message.size() % 2 != 0) return malformed("answer");
+    auto id = parse_decimal(message[1]);
+    auto status = parse_decimal(message[2]);
+    if (!id || !status || *status < 100 || *status > 999) return malformed("answer");
+    admin_answer answer{*id, static_cast<int>(*status), message[3], {}};
+    for (std::size_t i = 4; i + 1 < message.size(); i += 2) answer.headers.emplace_back(message[i], message[i + 1]);
     return answer;
 }
 

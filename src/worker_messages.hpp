@@ -8,7 +8,10 @@
 //   commit TXID                                -> committed TXID | refused TXID REASON
 //   abort TXID                                 -> aborted TXID
 // Admin channel (a worker forwards, the master answers):
-//   admin METHOD PATH QUERY AUTHORIZATION REMOTE_ADDR  -> answer STATUS BODY [NAME VALUE]...
+//   admin ID METHOD PATH QUERY AUTHORIZATION REMOTE_ADDR  -> answer ID STATUS BODY [NAME VALUE]...
+// Every answer names the question it answers (TXID, ID): one that arrives
+// after its asker gave up is recognized and dropped, never taken for the
+// answer to the next question.
 #ifndef REPLUG_WORKER_MESSAGES_HPP
 #define REPLUG_WORKER_MESSAGES_HPP
 
@@ -65,10 +68,15 @@ struct prepared_route {
 };
 
 fields encode_prepared(std::uint64_t transaction, const std::vector<prepared_route>& routes);
+// REQUIRES: MESSAGE answers TRANSACTION (answers_transaction).
 outcome<std::vector<prepared_route>> decode_prepared(const fields& message, std::size_t routes);
+
+// True when MESSAGE (prepared, refused, committed, aborted) answers TRANSACTION.
+bool answers_transaction(const fields& message, std::uint64_t transaction);
 
 // A request for the admin endpoints that a worker received.
 struct admin_call {
+    std::uint64_t id = 0;  // the forwarding worker's count, echoed in the answer
     std::string method;
     std::string path;
     std::string query;
@@ -81,6 +89,7 @@ outcome<admin_call> decode_admin_call(const fields& message);
 
 // The master's answer to it.
 struct admin_answer {
+    std::uint64_t id = 0;
     int status = 200;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
