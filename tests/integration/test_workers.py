@@ -182,6 +182,10 @@ class Workers(harness.TestCase):
         for _ in range(20):
             self.assertEqual(self.http.get("/p")[:2], (200, "First version of code"))
 
+        # A reload of everything (SIGHUP) keeps the route as it is.
+        self.server.send(signal.SIGHUP)
+        harness.wait_for(lambda: "route=/p keeps generation 1" in self.server.log(), what="the SIGHUP")
+        self.assertEqual(self.route("/p")["current"]["generation"], 1)
         # The same bytes are refused from now on, unless forced.
         status, body = self.http.admin("POST", "reload?route=/p")
         self.assertEqual(status, 422, body)
@@ -311,6 +315,16 @@ class Options(harness.TestCase):
             self.assertEqual((done.returncode, done.stdout), (2, ""), args)
             self.assertEqual(done.stderr.count("\n"), 1, done.stderr)
             self.assertIn(message, done.stderr)
+
+    def test_more_routes_than_one_message_carries_are_refused_at_start(self):
+        self.module(example_module("hello"), "hello")
+        routes = sum((["--route", f"/r{i}=hello"] for i in range(251)), [])
+        done = harness.subprocess.run([harness.REPLUGD, "--listen", "unix:" + os.path.join(self.dir, "s.sock"),
+                                       "--module-path", self.modules, "--workers", "2", *routes],
+                                      capture_output=True, text=True, timeout=30)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("251 routes: with worker processes, at most 250 (or --workers 0)", done.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "s.sock")))
 
     def test_help_says_threads_are_per_worker(self):
         done = harness.subprocess.run([harness.REPLUGD, "--help"], capture_output=True, text=True, timeout=10)

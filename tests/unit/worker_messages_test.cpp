@@ -1,0 +1,66 @@
+// The master's and the workers' messages: what is encoded decodes to the
+// same thing, answers carry the question they answer, and malformed
+// messages are refused rather than guessed at.
+#define BOOST_TEST_MODULE worker_messages
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.hpp"
+#include "worker_messages.hpp"
+
+using namespace replug;
+
+BOOST_AUTO_TEST_CASE(a_table_round_trips) {
+    std::vector<table_route> table{
+        {{"/a/*", "tools/a", "serve"}, 3, 7, "/srv/m/a.so", 1234, 4096, std::string(64, 'f'), 0},
+        {{"/b", "b", "status_2"}, 1023, 1, "/srv/with space\nand newline/b.so", 1, 1, "", 1700000000}};
+    auto decoded = decode_load(encode_load(42, table));
+    BOOST_TEST_REQUIRE(decoded.ok(), replug::testing::reason_of(decoded));
+    BOOST_TEST(decoded->first == 42u);
+    BOOST_TEST_REQUIRE(decoded->second.size() == 2u);
+    const auto& b = decoded->second[1];
+    BOOST_TEST((b.spec == route_spec{"/b", "b", "status_2"}));
+    BOOST_TEST(b.slot == 1023u);
+    BOOST_TEST(b.file == "/srv/with space\nand newline/b.so");
+    BOOST_TEST(b.unavailable_until == 1700000000);
+    BOOST_TEST(decoded->second[0].sha256 == std::string(64, 'f'));
+}
+
+BOOST_AUTO_TEST_CASE(answers_name_their_transaction) {
+    auto prepared = encode_prepared(9, {{"2", 0.25}, {"", 0}});
+    BOOST_TEST(answers_transaction(prepared, 9));
+    BOOST_TEST(!answers_transaction(prepared, 10));
+    BOOST_TEST(answers_transaction({"committed", "10"}, 10));
+    BOOST_TEST(!answers_transaction({"committed"}, 10));
+    auto routes = decode_prepared(prepared, 2);
+    BOOST_TEST_REQUIRE(routes.ok(), replug::testing::reason_of(routes));
+    BOOST_TEST((*routes)[0].version == "2");
+    BOOST_TEST((*routes)[0].load_milliseconds == 0.25);
+    BOOST_TEST(!decode_prepared(prepared, 3).ok());  // a table of another size
+}
+
+BOOST_AUTO_TEST_CASE(admin_calls_and_answers_round_trip_with_their_id) {
+    admin_call call{17, "POST", "/-/reload", "route=/x", "Bearer t", "127.0.0.1"};
+    auto back = decode_admin_call(encode_admin_call(call));
+    BOOST_TEST_REQUIRE(back.ok(), replug::testing::reason_of(back));
+    BOOST_TEST(back->id == 17u);
+    BOOST_TEST(back->authorization == "Bearer t");
+    admin_answer answer{17, 422, "{\"error\":\"x\"}\n", {{"Content-Type", "application/json"}}};
+    auto got = decode_admin_answer(encode_admin_answer(answer));
+    BOOST_TEST_REQUIRE(got.ok(), replug::testing::reason_of(got));
+    BOOST_TEST(got->id == 17u);
+    BOOST_TEST(got->status == 422);
+    BOOST_TEST(got->headers.size() == 1u);
+    BOOST_TEST(got->body == answer.body);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
+    BOOST_TEST(!decode_load({"load", "1", "2", "/a"}).ok());
+    BOOST_TEST(!decode_load({"load", "x", "0"}).ok());
+    BOOST_TEST(!decode_start({"start", "0", "4", "9", "10", "/-/"}).ok());  // no such log level
+    BOOST_TEST(!decode_admin_answer({"answer", "1", "99", ""}).ok());        // no such status
+    BOOST_TEST(!decode_admin_answer({"answer", "1", "200", "", "Name"}).ok());  // a header without its value
+    BOOST_TEST(!decode_admin_call({"admin", "1", "GET"}).ok());
+    BOOST_TEST(!parse_decimal("").has_value());
+    BOOST_TEST(!parse_decimal("-1").has_value());
+    BOOST_TEST(!parse_decimal("99999999999999999999999").has_value());
+}
