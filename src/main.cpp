@@ -73,7 +73,8 @@ class serving_mode {
 public:
     virtual ~serving_mode() = default;
     virtual replug::route_control& routes() = 0;
-    // Loads the routes and starts serving on SOCKET.
+    // Loads the routes, ready to serve on SOCKET (worker processes may
+    // start serving at once: admin requests wait for serve()).
     virtual replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
                                                                     replug::listener& socket) = 0;
     virtual void mount_admin(replug::admin& endpoints) = 0;
@@ -96,8 +97,7 @@ public:
         FCGX_Init();
         server_.emplace(std::move(socket), settings.threads,
                         [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
-        server_->start();
-        return started;
+        return started;  // serving starts in serve(), once the admin endpoints are mounted
     }
     void mount_admin(replug::admin& endpoints) override {
         requests_.mount(endpoints.prefix(), [&endpoints](replug::fcgi_request& call) { endpoints.handle(call, call); });
@@ -107,6 +107,7 @@ public:
                 [this] { return server_ ? server_->busy() : 0; }, 0, {}};
     }
     int serve(replug::reloader& reloads, replug::admin*) override {
+        server_->start();
         return replug::wait_for_signals([&] {
             log_.info("SIGHUP: re-reading config and reloading every route");
             auto swaps = reloads.reload_everything();
