@@ -57,7 +57,7 @@ po::options_description describe_options() {
          "only its worker (default: the CPUs of the cgroup's quota, or the cores; at least 2); "
          "0: one process, no master (for debugging)")
         ("threads", po::value<std::string>()->value_name("N"),
-         "threads per worker process, as uWSGI counts them (default: 4)")
+         "threads per worker process, as uWSGI counts them (default: 2)")
         ("auto-rollback", po::value<std::string>()->value_name("C:W:G")->default_value("2:10:60"),
          "roll a freshly swapped version back by itself after C crashes within W seconds during its "
          "first G seconds (worker processes only); off: never")
@@ -263,7 +263,7 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto workers = count("workers", 0, 256, std::max(2u, available_cpus()));
     if (!workers) return workers.error();
     result.workers = *workers;
-    auto threads = count("threads", 1, 1024, 4);
+    auto threads = count("threads", 1, 1024, 2);
     if (!threads) return threads.error();
     result.threads = *threads;
     auto policy = parse_rollback_policy(values["auto-rollback"].as<std::string>());

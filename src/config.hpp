@@ -44,7 +44,7 @@ struct config {
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
     unsigned workers = 2;  // 0: a single process
-    unsigned threads = 4;  // per worker process
+    unsigned threads = 2;  // per worker process
     rollback_policy auto_rollback;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
