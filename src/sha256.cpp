@@ -2,7 +2,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace replug {
 
@@ -32,9 +38,70 @@ std::uint32_t big_endian_word(const unsigned char* bytes) {
            std::uint32_t{bytes[3]};
 }
 
+#if defined(__x86_64__)
+// The SHA extensions (SHA-NI) with SSSE3 and SSE4.1: about ten times the
+// portable code's speed, which is most of a reload's time for a 100 KB
+// module. REPLUG_SHA256_PORTABLE=1 turns it off (the tests compare both).
+bool cpu_has_sha_extensions() {
+    if (const char* portable = std::getenv("REPLUG_SHA256_PORTABLE"); portable && *portable == '1') return false;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1)) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & bit_SHA) != 0;
+}
+
+// BLOCKS 64-byte blocks at DATA into STATE, four rounds per step: the
+// message schedule with sha256msg1/msg2, the rounds with sha256rnds2 on the
+// state as ABEF and CDGH.
+__attribute__((target("sha,ssse3,sse4.1"))) void compress_with_sha_extensions(std::uint32_t* state,
+                                                                              const unsigned char* data,
+                                                                              std::size_t blocks) {
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+    __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    for (; blocks > 0; --blocks, data += 64) {
+        __m128i abef_before = abef, cdgh_before = cdgh;
+        __m128i words[4];  // the message schedule, four words a step, as a ring
+        for (int step = 0; step < 16; ++step) {
+            __m128i& w = words[step % 4];
+            if (step < 4) {
+                w = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * step)), byte_swap);
+            } else {
+                const __m128i& previous = words[(step + 3) % 4];  // W[t-4..t-1]
+                __m128i sum = _mm_sha256msg1_epu32(w, words[(step + 1) % 4]);
+                sum = _mm_add_epi32(sum, _mm_alignr_epi8(previous, words[(step + 2) % 4], 4));
+                w = _mm_sha256msg2_epu32(sum, previous);
+            }
+            __m128i with_constants = _mm_add_epi32(
+                w, _mm_loadu_si128(reinterpret_cast<const __m128i*>(round_constants.data() + 4 * step)));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, with_constants);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(with_constants, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, abef_before);
+        cdgh = _mm_add_epi32(cdgh, cdgh_before);
+    }
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(state), _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
+#endif
+
 }  // namespace
 
 sha256::sha256() : state_(initial_state) {}
+
+void sha256::compress_blocks(const unsigned char* data, std::size_t blocks) {
+#if defined(__x86_64__)
+    static const bool extensions = cpu_has_sha_extensions();
+    if (extensions) return compress_with_sha_extensions(state_.data(), data, blocks);
+#endif
+    for (; blocks > 0; --blocks, data += 64) compress(data);
+}
 
 // 6.2.2: one 512-bit block into the state.
 void sha256::compress(const unsigned char* block) {
@@ -84,10 +151,12 @@ void sha256::update(std::string_view bytes) {
         next += taken;
         left -= taken;
         if (pending_size_ < pending_.size()) return;
-        compress(pending_.data());
+        compress_blocks(pending_.data(), 1);
         pending_size_ = 0;
     }
-    for (; left >= 64; next += 64, left -= 64) compress(next);
+    compress_blocks(next, left / 64);
+    next += left / 64 * 64;
+    left %= 64;
     std::memcpy(pending_.data(), next, left);
     pending_size_ = left;
 }

@@ -26,7 +26,9 @@ public:
     std::string hex_digest() const;
 
 private:
-    void compress(const unsigned char* block);
+    void compress(const unsigned char* block);  // the portable code, one block
+    // BLOCKS whole blocks at DATA, with the CPU's SHA extensions where it has them.
+    void compress_blocks(const unsigned char* data, std::size_t blocks);
 
     std::array<std::uint32_t, 8> state_;
     std::array<unsigned char, 64> pending_{};
