@@ -98,7 +98,14 @@ class Workers(harness.TestCase):
         finally:
             stop.set()
             clients.join()
-        self.assertEqual({s: len(b) for s, b in answers.items() if s != 200}, {}, "requests to /hello failed")
+        failed = {s: len(b) for s, b in answers.items() if s != 200}
+        # nginx retries a request that fails on a kept-alive connection, not one it sent on a connection
+        # it had just opened: when the dying worker had accepted that connection, the request is lost.
+        # In a release build the window is too short to hit here; under a sanitizer a worker takes
+        # longer to die, and one such request in a run has been seen (CI, ASan).
+        allowed = 1 if harness.SANITIZED else 0
+        self.assertLessEqual(sum(failed.values()), allowed, f"requests to /hello failed: {failed}")
+        self.assertEqual(set(failed) - {502}, set(), failed)
         self.assertGreater(len(answers[200]), served_before_stop // 2)
         self.assertTrue(all(body == "Hello from replug: GET /hello\n" for body in answers[200]))
         for how, status, body in crash_answers:
