@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "text.hpp"
+
 namespace replug {
 
 outcome<host_port> split_host_port(std::string_view text) {
@@ -26,9 +28,8 @@ outcome<host_port> split_host_port(std::string_view text) {
 
 bool is_port_number(std::string_view port) {
     // getaddrinfo would take 99999 and wrap it to 34463: the range is checked here.
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
-        return false;
-    return std::stoul(std::string(port)) <= 65535;
+    auto number = port.size() <= 5 ? parse_decimal(port) : std::nullopt;
+    return number && *number <= 65535;
 }
 
 std::optional<sockaddr_un> unix_socket_address(std::string_view path) {

@@ -19,9 +19,7 @@ namespace replug {
 namespace {
 
 std::optional<std::uint64_t> parse_count(std::string_view text) {
-    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string_view::npos)
-        return std::nullopt;
-    return std::stoull(std::string(text));
+    return text.size() > 9 ? std::nullopt : parse_decimal(text);
 }
 
 bool valid_symbol(std::string_view symbol) {
@@ -253,12 +251,11 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto count = [&](const char* key, unsigned low, unsigned high, unsigned fallback) -> outcome<unsigned> {
         if (!values.count(key)) return fallback;
         const auto& text = values[key].as<std::string>();
-        bool digits = !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == std::string::npos;
-        unsigned value = digits ? static_cast<unsigned>(std::stoul(text)) : 0;
-        if (!digits || value < low || value > high)
+        auto value = text.size() <= 6 ? parse_decimal(text) : std::nullopt;
+        if (!value || *value < low || *value > high)
             return bad(origin(key) + "--" + key + ": '" + text + "' is not a whole number from " +
                        std::to_string(low) + " to " + std::to_string(high));
-        return value;
+        return static_cast<unsigned>(*value);
     };
     auto workers = count("workers", 0, 256, std::max(2u, available_cpus()));
     if (!workers) return workers.error();

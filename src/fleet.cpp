@@ -229,7 +229,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     std::string verb = refused ? "abort" : "commit";
     std::vector<worker_process*> told;
     for (auto* worker : prepared) {
-        auto sent = worker->control->send({verb, decimal(transaction)}, {}, send_timeout);
+        auto sent = worker->control->send({verb, std::to_string(transaction)}, {}, send_timeout);
         if (sent)
             told.push_back(worker);
         else if (sent.status != channel_status::peer_closed)  // it would serve a table nobody committed
@@ -367,7 +367,7 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
             routes_[i].current.version = (*loaded)[i].version;
             routes_[i].current.load_milliseconds = (*loaded)[i].load_milliseconds;
         }
-    if (auto sent = worker.control->send({"commit", decimal(transaction)}, {}, send_timeout); !sent)
+    if (auto sent = worker.control->send({"commit", std::to_string(transaction)}, {}, send_timeout); !sent)
         return fail(sent.reason);
     auto committed = await_answer(worker, transaction, channel::clock::now() + answer_timeout);
     if (!committed || committed.fields[0] != "committed")

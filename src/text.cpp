@@ -1,5 +1,6 @@
 #include "text.hpp"
 
+#include <charconv>
 #include <cstdio>
 
 namespace replug {
@@ -10,6 +11,13 @@ std::string trim(std::string_view text) {
     if (start == std::string_view::npos) return {};
     auto end = text.find_last_not_of(blanks);
     return std::string(text.substr(start, end - start + 1));
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+    std::uint64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
 }
 
 std::string octal_mode(mode_t mode) {

@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,10 @@ namespace replug {
 
 // TEXT without leading and trailing spaces, tabs, CR and LF.
 std::string trim(std::string_view text);
+
+// The number TEXT spells in ASCII decimal digits, nothing else (no sign, no
+// space); nullopt when it does not, or does not fit.
+std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 // The permission bits of MODE as four octal digits, "0644".
 std::string octal_mode(mode_t mode);

@@ -26,21 +26,12 @@ std::string milliseconds_text(double value) {
 
 }  // namespace
 
-std::string decimal(std::uint64_t number) { return std::to_string(number); }
-
-std::optional<std::uint64_t> parse_decimal(std::string_view text) {
-    std::uint64_t value = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-    return value;
-}
-
 fields encode_start(const worker_settings& settings) {
     return {"start",
-            decimal(settings.slot),
-            decimal(settings.threads),
-            decimal(static_cast<std::uint64_t>(settings.level)),
-            decimal(static_cast<std::uint64_t>(settings.drain_timeout.count())),
+            std::to_string(settings.slot),
+            std::to_string(settings.threads),
+            std::to_string(static_cast<std::uint64_t>(settings.level)),
+            std::to_string(static_cast<std::uint64_t>(settings.drain_timeout.count())),
             settings.admin_prefix};
 }
 
@@ -56,12 +47,12 @@ outcome<worker_settings> decode_start(const fields& message) {
 }
 
 fields encode_load(std::uint64_t transaction, const std::vector<table_route>& table) {
-    fields message{"load", decimal(transaction), decimal(table.size())};
+    fields message{"load", std::to_string(transaction), std::to_string(table.size())};
     for (const auto& route : table) {
-        message.insert(message.end(), {route.spec.pattern, route.spec.module, route.spec.symbol, decimal(route.slot),
-                                       decimal(route.generation), route.file, decimal(route.inode),
-                                       decimal(static_cast<std::uint64_t>(route.size)), route.sha256,
-                                       decimal(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0)))});
+        message.insert(message.end(), {route.spec.pattern, route.spec.module, route.spec.symbol, std::to_string(route.slot),
+                                       std::to_string(route.generation), route.file, std::to_string(route.inode),
+                                       std::to_string(static_cast<std::uint64_t>(route.size)), route.sha256,
+                                       std::to_string(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0)))});
     }
     return message;
 }
@@ -92,7 +83,7 @@ outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fi
 }
 
 fields encode_prepared(std::uint64_t transaction, const std::vector<prepared_route>& routes) {
-    fields message{"prepared", decimal(transaction)};
+    fields message{"prepared", std::to_string(transaction)};
     for (const auto& route : routes) {
         message.push_back(route.version);
         message.push_back(milliseconds_text(route.load_milliseconds));
@@ -117,7 +108,7 @@ bool answers_transaction(const fields& message, std::uint64_t transaction) {
 }
 
 fields encode_admin_call(const admin_call& call) {
-    return {"admin", decimal(call.id), call.method, call.path, call.query, call.authorization, call.remote_address};
+    return {"admin", std::to_string(call.id), call.method, call.path, call.query, call.authorization, call.remote_address};
 }
 
 outcome<admin_call> decode_admin_call(const fields& message) {
@@ -128,7 +119,7 @@ outcome<admin_call> decode_admin_call(const fields& message) {
 }
 
 fields encode_admin_answer(const admin_answer& answer) {
-    fields message{"answer", decimal(answer.id), decimal(static_cast<std::uint64_t>(answer.status)), answer.body};
+    fields message{"answer", std::to_string(answer.id), std::to_string(static_cast<std::uint64_t>(answer.status)), answer.body};
     for (const auto& [name, value] : answer.headers) {
         message.push_back(name);
         message.push_back(value);

@@ -24,6 +24,7 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
+#include "text.hpp"
 #include "unique_fd.hpp"
 
 namespace replug {
@@ -98,9 +99,6 @@ struct admin_answer {
 fields encode_admin_answer(const admin_answer& answer);
 outcome<admin_answer> decode_admin_answer(const fields& message);
 
-// The decimal of NUMBER; the number in TEXT, or nullopt unless TEXT is all digits and fits.
-std::string decimal(std::uint64_t number);
-std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 }  // namespace replug
 
