@@ -504,15 +504,19 @@ outcome<swap_report> fleet::rollback(std::string_view pattern) {
     return swapped;
 }
 
-version_status fleet::describe(const fleet_route& route, const installed& version) const {
-    std::int64_t in_flight = 0;
+fleet::running_calls fleet::handler_calls() const {
+    running_calls calls;
     for (unsigned w = 0; w < board_.workers(); ++w)
         for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
             auto reading = board_.thread(w, t).read();
-            if (reading.state == thread_state::in_handler && reading.route_slot == route.slot &&
-                reading.generation == version.generation)
-                ++in_flight;
+            if (reading.state == thread_state::in_handler) ++calls[{reading.route_slot, reading.generation}];
         }
+    return calls;
+}
+
+version_status fleet::describe(const fleet_route& route, const installed& version, const running_calls& calls) const {
+    auto running = calls.find({route.slot, version.generation});
+    std::int64_t in_flight = running == calls.end() ? 0 : running->second;
     const auto& module = *version.module;
     return {version.version,
             version.generation,
@@ -528,25 +532,21 @@ version_status fleet::describe(const fleet_route& route, const installed& versio
 std::vector<route_status> fleet::status() const {
     lock_guard lock(mutex_);
     std::vector<route_status> all;
+    auto calls = handler_calls();  // one reading of the scoreboard for every route
     for (const auto& route : routes_) {
         route_status entry;
         entry.spec = route.spec;
-        entry.current = describe(route, route.current);
-        if (route.previous) entry.previous = describe(route, *route.previous);
+        entry.current = describe(route, route.current, calls);
+        if (route.previous) entry.previous = describe(route, *route.previous, calls);
         // Older generations still inside a handler somewhere: draining.
-        std::map<std::uint64_t, std::int64_t> older;
-        for (unsigned w = 0; w < board_.workers(); ++w)
-            for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
-                auto reading = board_.thread(w, t).read();
-                if (reading.state == thread_state::in_handler && reading.route_slot == route.slot &&
-                    reading.generation != route.current.generation &&
-                    (!route.previous || reading.generation != route.previous->generation))
-                    ++older[reading.generation];
-            }
-        for (const auto& [generation, running] : older) {
+        for (auto each = calls.lower_bound({route.slot, 0}); each != calls.end() && each->first.first == route.slot;
+             ++each) {
+            auto generation = each->first.second;
+            if (generation == route.current.generation || (route.previous && generation == route.previous->generation))
+                continue;
             version_status draining;
             draining.generation = generation;
-            draining.in_flight = running;
+            draining.in_flight = each->second;
             entry.draining.push_back(draining);
         }
         auto totals = board_.route_totals(route.slot);

@@ -189,7 +189,10 @@ private:
     void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);
     void record_failure(fleet_route& route, const std::string& why) REQUIRES(mutex_);
-    version_status describe(const fleet_route& route, const installed& version) const;
+    // Handler calls running now, over every worker: (route slot, generation) -> how many.
+    using running_calls = std::map<std::pair<std::uint32_t, std::uint64_t>, std::int64_t>;
+    running_calls handler_calls() const;
+    version_status describe(const fleet_route& route, const installed& version, const running_calls& calls) const;
 
     const fleet_settings settings_;
     const int listen_fd_;
