@@ -92,6 +92,19 @@ std::string_view fcgi_request::body() {
     return *body_;
 }
 
+// The SDK's second table (ABI 2): declared, not built yet.
+std::size_t fcgi_request::arg_count(std::string_view) { throw std::logic_error("req.arg: not implemented yet"); }
+std::string_view fcgi_request::arg_at(std::string_view, std::size_t) {
+    throw std::logic_error("req.arg: not implemented yet");
+}
+std::string_view fcgi_request::cookie(std::string_view) { throw std::logic_error("req.cookie: not implemented yet"); }
+upload fcgi_request::file(std::string_view) { throw std::logic_error("req.file: not implemented yet"); }
+std::string_view fcgi_request::setting(std::string_view) const noexcept { return {}; }
+void fcgi_request::write_log(log_level, std::string_view) { throw std::logic_error("req.log: not implemented yet"); }
+void fcgi_request::set_cookie(std::string_view, std::string_view, const cookie_options&) {
+    throw std::logic_error("res.cookie: not implemented yet");
+}
+
 void fcgi_request::status(int code) noexcept {
     if (code >= 100 && code <= 999) status_ = code;
 }

@@ -33,10 +33,17 @@ public:
     std::string_view param(std::string_view name) const noexcept override;
     std::string_view header(std::string_view name) const noexcept override;
     std::string_view body() override;
+    std::size_t arg_count(std::string_view name) override;
+    std::string_view arg_at(std::string_view name, std::size_t index) override;
+    std::string_view cookie(std::string_view name) override;
+    upload file(std::string_view field) override;
+    std::string_view setting(std::string_view key) const noexcept override;
+    void write_log(log_level level, std::string_view text) override;
 
     void status(int code) noexcept override;
     void header(std::string_view name, std::string_view value) override;
     void write(std::string_view data) override;
+    void set_cookie(std::string_view name, std::string_view value, const cookie_options& options) override;
 
     bool headers_sent() const { return headers_sent_; }
     // What the last-gasp handler (last_gasp.hpp) needs to answer this request

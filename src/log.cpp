@@ -11,9 +11,17 @@
 
 namespace replug {
 
-namespace {
+std::string_view level_name(log_level level) {
+    switch (level) {
+        case log_level::error: return "error";
+        case log_level::warn: return "warn";
+        case log_level::info: return "info";
+        case log_level::debug: return "debug";
+    }
+    return "info";
+}
 
-constexpr std::string_view level_names[] = {"error", "warn", "info", "debug"};
+namespace {
 
 std::string utc_timestamp() {
     using namespace std::chrono;
@@ -32,8 +40,8 @@ std::string utc_timestamp() {
 }  // namespace
 
 std::optional<log_level> parse_log_level(std::string_view name) {
-    for (std::size_t i = 0; i < std::size(level_names); ++i)
-        if (level_names[i] == name) return static_cast<log_level>(i);
+    for (auto level : {log_level::error, log_level::warn, log_level::info, log_level::debug})
+        if (level_name(level) == name) return level;
     return std::nullopt;
 }
 
@@ -60,7 +68,7 @@ logger::logger(log_level level)
 
 void logger::write(log_level level, std::string_view message) const {
     std::string line = timestamps_ ? utc_timestamp() : std::string();
-    line += level_names[static_cast<int>(level)];
+    line += level_name(level);
     line += ' ';
     line += message;
     line += '\n';

@@ -10,11 +10,13 @@
 #include <string>
 #include <string_view>
 
+#include "replug/module.hpp"  // log_level: the SDK's levels are the server's
+
 namespace replug {
 
-enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
-
 std::optional<log_level> parse_log_level(std::string_view name);
+// "error", "warn", "info", "debug".
+std::string_view level_name(log_level level);
 
 // TEXT with control characters and quotes escaped (\n, \x1b, \") and cut to
 // LIMIT bytes: for values from requests, which must not forge log lines.

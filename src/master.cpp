@@ -32,6 +32,12 @@ public:
         return equal_ignoring_case(name, "Authorization") ? std::string_view(call_.authorization) : std::string_view();
     }
     std::string_view body() override { return {}; }
+    std::size_t arg_count(std::string_view) override { return 0; }
+    std::string_view arg_at(std::string_view, std::size_t) override { return {}; }
+    std::string_view cookie(std::string_view) override { return {}; }
+    upload file(std::string_view) override { return {}; }
+    std::string_view setting(std::string_view) const noexcept override { return {}; }
+    void write_log(log_level, std::string_view) override {}
 
 private:
     const admin_call& call_;
@@ -43,6 +49,7 @@ public:
     void status(int code) noexcept override { answer.status = code; }
     void header(std::string_view name, std::string_view value) override { answer.headers.emplace_back(name, value); }
     void write(std::string_view data) override { answer.body.append(data); }
+    void set_cookie(std::string_view, std::string_view, const cookie_options&) override {}
 
     admin_answer answer;
 };

@@ -30,7 +30,7 @@ fields encode_start(const worker_settings& settings) {
     return {"start",
             std::to_string(settings.slot),
             std::to_string(settings.threads),
-            std::to_string(static_cast<std::uint64_t>(settings.level)),
+            std::string(level_name(settings.level)),
             std::to_string(static_cast<std::uint64_t>(settings.drain_timeout.count())),
             settings.admin_prefix};
 }
@@ -39,11 +39,10 @@ outcome<worker_settings> decode_start(const fields& message) {
     if (!is(message, "start", 6)) return malformed("start");
     auto slot = parse_decimal(message[1]);
     auto threads = parse_decimal(message[2]);
-    auto level = parse_decimal(message[3]);
+    auto level = parse_log_level(message[3]);
     auto drain = parse_decimal(message[4]);
-    if (!slot || !threads || !level || *level > 3 || !drain) return malformed("start");
-    return worker_settings{static_cast<unsigned>(*slot), static_cast<unsigned>(*threads),
-                           static_cast<log_level>(*level), std::chrono::milliseconds(*drain), message[5]};
+    if (!slot || !threads || !level || !drain) return malformed("start");
+    return worker_settings{static_cast<unsigned>(*slot), static_cast<unsigned>(*threads), *level, std::chrono::milliseconds(*drain), message[5]};
 }
 
 fields encode_load(std::uint64_t transaction, const std::vector<table_route>& table) {

@@ -19,14 +19,60 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstddef>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 // Bumped whenever request, response or the exported symbols change layout.
 // The server refuses a module built against another ABI version.
 #define REPLUG_ABI_VERSION 1u
 
 namespace replug {
+
+// Throw it (or let the server throw it, from arg(), cookie() or file() on a
+// malformed request) to answer 400 with WHAT in the log; nothing else of the
+// handler's response is sent.
+class bad_request : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A file uploaded in a multipart/form-data body. Everything is empty (and
+// the upload false) when the request has no such part.
+class upload {
+public:
+    constexpr upload() noexcept = default;
+    constexpr upload(std::string_view filename, std::string_view content_type, std::string_view data) noexcept
+        : filename_(filename), content_type_(content_type), data_(data), present_(true) {}
+
+    // As the client named it; never trust it as a path.
+    constexpr std::string_view filename() const noexcept { return filename_; }
+    constexpr std::string_view content_type() const noexcept { return content_type_; }
+    constexpr std::string_view data() const noexcept { return data_; }
+    constexpr explicit operator bool() const noexcept { return present_; }
+
+private:
+    std::string_view filename_;
+    std::string_view content_type_;
+    std::string_view data_;
+    bool present_ = false;
+};
+
+// The levels of req.log, as syslog numbers them.
+enum class log_level : int { error = 3, warn = 4, info = 6, debug = 7 };
+
+// The attributes of a Set-Cookie header; empty and negative ones are not sent.
+struct cookie_options {
+    long long max_age = -1;        // seconds; 0 deletes the cookie
+    std::string_view expires;      // an HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT"), sent as is
+    std::string_view path;
+    std::string_view domain;
+    bool secure = false;
+    bool http_only = false;
+    std::string_view same_site;    // "Strict", "Lax" or "None"
+};
 
 // One FastCGI request. Valid only during the handler call; the string views
 // it returns point into the server's buffers and die with the request.
@@ -47,6 +93,34 @@ public:
     // The whole request body, read on first call.
     virtual std::string_view body() = 0;
 
+    // ABI 2 (appended: a module built against ABI 1 keeps its slots).
+
+    // The decoded fields named NAME from the query string and then, for an
+    // application/x-www-form-urlencoded or multipart/form-data body, the
+    // form: how many, and the INDEXth (empty past the end). Decoded once, on
+    // the first call. A malformed query or body throws bad_request.
+    virtual std::size_t arg_count(std::string_view name) = 0;
+    virtual std::string_view arg_at(std::string_view name, std::size_t index) = 0;
+    // A request cookie (RFC 6265); empty when absent.
+    virtual std::string_view cookie(std::string_view name) = 0;
+    // The multipart/form-data upload in field FIELD.
+    virtual upload file(std::string_view field) = 0;
+    // The route's --route-setting KEY; empty when not set.
+    virtual std::string_view setting(std::string_view key) const noexcept = 0;
+    // A line in replugd's log, tagged with the route, module and version.
+    virtual void write_log(log_level level, std::string_view text) = 0;
+
+    // The first value of NAME (empty when absent), whether there is one, all of them in order.
+    std::string_view arg(std::string_view name) { return arg_at(name, 0); }
+    bool has_arg(std::string_view name) { return arg_count(name) != 0; }
+    std::vector<std::string_view> args(std::string_view name) {
+        std::vector<std::string_view> values(arg_count(name));
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = arg_at(name, i);
+        return values;
+    }
+    void log(std::string_view text) { write_log(log_level::info, text); }
+    void log(log_level level, std::string_view text) { write_log(level, text); }
+
 protected:
     ~request() = default;
 };
@@ -59,6 +133,23 @@ public:
     virtual void status(int code) noexcept = 0;
     virtual void header(std::string_view name, std::string_view value) = 0;
     virtual void write(std::string_view data) = 0;
+
+    // ABI 2 (appended).
+
+    // Adds a Set-Cookie header. Throws std::invalid_argument, naming the
+    // reason, for a name, value or attribute that would break the header.
+    virtual void set_cookie(std::string_view name, std::string_view value, const cookie_options& options) = 0;
+
+    void cookie(std::string_view name, std::string_view value) { set_cookie(name, value, cookie_options{}); }
+    void cookie(std::string_view name, std::string_view value, const cookie_options& options) {
+        set_cookie(name, value, options);
+    }
+    // The status (302 unless told: 301, 303, 307, 308) and Location in one call.
+    void redirect(std::string_view location, int code = 302) {
+        if (code < 300 || code > 399) throw std::invalid_argument("redirect: status must be 3xx");
+        header("Location", location);
+        status(code);
+    }
 
     response& operator<<(std::string_view text) {
         write(text);
