@@ -193,14 +193,24 @@ void admin::status(response& res) {
                 .field("pid", static_cast<std::int64_t>(worker.pid))
                 .field("state", worker.state)
                 .field("started_at", worker.started_at)
+                .field("age_s", worker.age_seconds)
                 .field("requests", worker.requests)
                 .field("rss_kib", worker.rss_kib)
+                .field("rss_bytes", worker.rss_bytes)
                 .field("busy_threads", static_cast<std::uint64_t>(worker.busy_threads))
                 .key("previous_exit");
             if (worker.previous_exit.empty())
                 json.null();
             else
                 json.value(worker.previous_exit);
+            json.key("previous_end");
+            if (worker.previous_end)
+                json.begin_object()
+                    .field("reason", worker.previous_end->reason)
+                    .field("detail", worker.previous_end->detail)
+                    .end_object();
+            else
+                json.null();
             json.end_object();
         }
     json.end_array().key("routes").begin_array();
@@ -212,6 +222,7 @@ void admin::status(response& res) {
             .field("requests", route.requests)
             .field("errors", route.errors)
             .field("in_flight", route.in_flight)
+            .field("rejected", route.rejected)
             .field("crashes", route.crashes)
             .key("current");
         write_version(json, route.current);
@@ -289,6 +300,11 @@ void admin::metrics(response& res) {
               });
     per_route("replug_in_flight_requests", "gauge", "Requests running now, per route.",
               [&](const route_status& r, const std::string& l) { sample("replug_in_flight_requests", l, r.in_flight); });
+    per_route("replug_requests_rejected_total", "counter",
+              "Requests answered 503 without calling the handler, per route and reason.",
+              [&](const route_status& r, const std::string& l) {
+                  sample("replug_requests_rejected_total", l + ",reason=\"max-in-flight\"", r.rejected);
+              });
     per_route("replug_reloads_total", "counter", "Loads per route and result (ok includes the first load).",
               [&](const route_status& r, const std::string& l) {
                   sample("replug_reloads_total", l + ",result=\"ok\"", r.reloads_ok);

@@ -59,6 +59,17 @@ po::options_description describe_options() {
         ("auto-rollback", po::value<std::string>()->value_name("C:W:G")->default_value("2:10:60"),
          "roll a freshly swapped version back by itself after C crashes within W seconds during its "
          "first G seconds (worker processes only); off: never")
+        ("max-requests", po::value<std::string>()->value_name("N"),
+         "recycle a worker process gracefully after it served about N requests (spread per worker: "
+         "slot S of W gets N + S*N/(2W)); 0: never (default)")
+        ("max-rss", po::value<std::string>()->value_name("MiB"),
+         "recycle a worker process gracefully once its resident memory passes MiB; 0: never (default)")
+        ("max-lifetime", po::value<std::string>()->value_name("SECONDS"),
+         "recycle a worker process gracefully after SECONDS (spread per worker as --max-requests); "
+         "0: never (default)")
+        ("max-in-flight", po::value<std::vector<std::string>>()->value_name("PATH=N"),
+         "repeatable; more than N requests in route PATH's handler at once, over every worker, get 503 "
+         "with Retry-After: 1")
         ("module-path", po::value<std::vector<std::string>>()->value_name("DIR"),
          "repeatable; the ordered module search path (DIR/NAME.so, then DIR/NAME/index.so)")
         ("route", po::value<std::vector<std::string>>()->value_name("PATH=MODULE[:SYMBOL]"),
@@ -144,6 +155,21 @@ outcome<route_spec> parse_route(std::string_view text) {
         return bad("MODULE must be '/'-separated segments of [A-Za-z0-9_-][A-Za-z0-9_.-]*");
     if (!valid_symbol(spec.symbol)) return bad("SYMBOL must be a C identifier");
     return spec;
+}
+
+outcome<std::pair<std::string, unsigned>> parse_in_flight_cap(std::string_view text,
+                                                              const std::vector<route_spec>& routes) {
+    auto bad = [&](const std::string& why) {
+        return failure{"--max-in-flight: '" + std::string(text) + "': " + why, failure_kind::bad_input};
+    };
+    auto equals = text.rfind('=');
+    if (equals == std::string_view::npos) return bad("expected PATH=N");
+    std::string pattern(text.substr(0, equals));
+    auto number = text.size() - equals - 1 <= 7 ? parse_decimal(text.substr(equals + 1)) : std::nullopt;
+    if (!number || *number < 1 || *number > 1'000'000) return bad("N is not a whole number from 1 to 1000000");
+    if (std::none_of(routes.begin(), routes.end(), [&](const route_spec& r) { return r.pattern == pattern; }))
+        return bad("no route " + pattern + " (PATH is a --route's PATH, as written there)");
+    return std::pair{pattern, static_cast<unsigned>(*number)};
 }
 
 outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
@@ -267,6 +293,23 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (!policy) return bad(origin("auto-rollback") + policy.reason());
     result.auto_rollback = *policy;
 
+    auto limit = [&](const char* key, std::uint64_t high) -> outcome<std::uint64_t> {
+        if (!values.count(key)) return std::uint64_t{0};
+        const auto& text = values[key].as<std::string>();
+        auto value = text.size() <= 12 ? parse_decimal(text) : std::nullopt;
+        if (!value || *value > high)
+            return bad(origin(key) + "--" + key + ": '" + text + "' is not a whole number from 0 to " +
+                       std::to_string(high));
+        return *value;
+    };
+    auto max_requests = limit("max-requests", 1'000'000'000'000);
+    if (!max_requests) return max_requests.error();
+    auto max_rss = limit("max-rss", 1024 * 1024);
+    if (!max_rss) return max_rss.error();
+    auto max_lifetime = limit("max-lifetime", 366 * 86400);
+    if (!max_lifetime) return max_lifetime.error();
+    result.recycle = {*max_requests, *max_rss, std::chrono::seconds(static_cast<std::int64_t>(*max_lifetime))};
+
     if (values.count("module-path"))
         for (const auto& directory : values["module-path"].as<std::vector<std::string>>()) {
             if (directory.empty()) return bad(origin("module-path") + "--module-path: empty directory");
@@ -287,6 +330,22 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
                 if (other.pattern == spec->pattern)
                     return bad(where + "--route: path " + spec->pattern + " is routed twice");
             result.routes.push_back(std::move(*spec));
+        }
+    }
+
+    if (values.count("max-in-flight")) {
+        std::map<std::string, int> lines;
+        for (const auto& entry : file_entries)
+            if (entry.key == "max-in-flight") lines.emplace(entry.value, entry.line);
+        for (const auto& text : values["max-in-flight"].as<std::vector<std::string>>()) {
+            auto line = lines.find(text);
+            std::string where = line == lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            auto cap = parse_in_flight_cap(text, result.routes);
+            if (!cap) return bad(where + cap.reason());
+            for (const auto& other : result.max_in_flight)
+                if (other.first == cap->first)
+                    return bad(where + "--max-in-flight: route " + cap->first + " is capped twice");
+            result.max_in_flight.push_back(std::move(*cap));
         }
     }
 

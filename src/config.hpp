@@ -13,6 +13,7 @@
 
 #include "log.hpp"
 #include "outcome.hpp"
+#include "recycle_policy.hpp"
 
 namespace replug {
 
@@ -46,6 +47,10 @@ struct config {
     unsigned workers = 2;  // 0: a single process
     unsigned threads = 2;  // per worker process
     rollback_policy auto_rollback;
+    recycle_limits recycle;  // worker processes only
+    // --max-in-flight PATH=N: at most N requests in PATH's handler at once,
+    // over every worker; in the order given, each PATH a route's pattern.
+    std::vector<std::pair<std::string, unsigned>> max_in_flight;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
     std::string admin_prefix = "/-/";
@@ -67,6 +72,11 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 
 // Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
 outcome<route_spec> parse_route(std::string_view text);
+
+// Parses one --max-in-flight "PATH=N" against ROUTES (PATH must be one of
+// their patterns; N from 1 to 1000000); the reason names the option.
+outcome<std::pair<std::string, unsigned>> parse_in_flight_cap(std::string_view text,
+                                                              const std::vector<route_spec>& routes);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
 // (containers), else the cores.

@@ -8,6 +8,17 @@
 
 namespace replug {
 
+namespace {
+
+// The route has as many requests in its handler as --max-in-flight allows.
+void refuse_over_cap(fcgi_request& call) {
+    call.status(503);
+    call.header("Retry-After", "1");
+    call.write("Service Unavailable: too many requests in this route at once\n");
+}
+
+}  // namespace
+
 void dispatcher::serve(fcgi_request& call) const {
     std::string_view path = call.path();
     if (!acceptable_path(path)) {
@@ -26,11 +37,20 @@ void dispatcher::serve(fcgi_request& call) const {
     std::optional<std::string> what;
     if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
         last_gasp_request crash_answer(call);
+        // Inside the gate only between begin() and end(): a worker that dies
+        // there leaves the gate through the master (scoreboard::reset_worker).
         slot->begin(pin->slot(), pin->version().generation());
+        if (!pin->enter_gate()) {
+            slot->end();
+            return refuse_over_cap(call);
+        }
         what = pin->call(call, call);
+        pin->leave_gate();
         slot->end();
     } else {
+        if (!pin->enter_gate()) return refuse_over_cap(call);
         what = pin->call(call, call);
+        pin->leave_gate();
     }
     if (what) {
         const auto& version = pin->version();

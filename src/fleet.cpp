@@ -22,6 +22,13 @@ using namespace std::chrono_literals;
 // table (load hooks may talk to a database).
 constexpr auto answer_timeout = 30s;
 constexpr auto send_timeout = 5s;
+// How often the master reads its workers' request counts, RSS and ages
+// against the recycling limits: a worker overshoots a limit by what it does
+// in this time (and while its replacement starts).
+constexpr auto recycle_check_interval = 100ms;
+// After a replacement failed to start, the worker it was for keeps serving
+// this long before another try.
+constexpr auto recycle_retry = 1s;
 
 // Workers' fds, as spawn_worker places them.
 constexpr int worker_listen_fd = 3;
@@ -35,12 +42,20 @@ std::string milliseconds(double value) {
     return text.str();
 }
 
-std::uint64_t rss_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.starts_with("VmRSS:")) return std::strtoull(line.c_str() + 6, nullptr, 10);
-    return 0;
+// PID's resident set, from /proc/PID/statm (pages); 0 when it is gone.
+std::uint64_t resident_bytes(pid_t pid) {
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    std::uint64_t size = 0, resident = 0;
+    if (!(statm >> size >> resident)) return 0;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Why a worker the master did not stop ended.
+worker_end end_of(const ended_child& ended, bool killed_by_master) {
+    if (killed_by_master) return {"killed", ended.description};
+    if (WIFSIGNALED(ended.status)) return {"crash", signal_name(WTERMSIG(ended.status))};
+    if (WIFEXITED(ended.status)) return {"exit", "status " + std::to_string(WEXITSTATUS(ended.status))};
+    return {"exit", ended.description};
 }
 
 std::string shown(const std::string& version, std::uint64_t generation) {
@@ -52,9 +67,11 @@ std::string shown(const std::string& version, std::uint64_t generation) {
 fleet::fleet(fleet_settings settings, int listen_fd, loader& sealer, scoreboard& board, const logger& log)
     : settings_(std::move(settings)), listen_fd_(listen_fd), sealer_(sealer), board_(board), log_(log), resolver_({}) {
     lock_guard lock(mutex_);
+    limits_ = settings_.limits;
     for (unsigned slot = 0; slot < settings_.workers; ++slot) {
         worker_process worker;
         worker.slot = slot;
+        worker.position = slot;
         workers_.push_back(std::move(worker));
     }
 }
@@ -315,6 +332,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
             std::none_of(next.begin(), next.end(), [&](const auto& r) { return r.spec.pattern == gone.spec.pattern; }))
             log_.info("route removed route=", gone.spec.pattern, " (its requests finish on their version)");
     routes_ = std::move(next);
+    publish_caps();
     return reports;
 }
 
@@ -344,6 +362,7 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
     worker.started = clock::now();
     worker.started_at = std::chrono::system_clock::now();
     slot.pid.store(*pid, std::memory_order_release);
+    slot.requests.store(0, std::memory_order_relaxed);  // status shows what this process served
     slot.started_unix_ns.store(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                               worker.started_at.time_since_epoch())
                                                               .count()),
@@ -553,6 +572,7 @@ std::vector<route_status> fleet::status() const {
         entry.requests = totals.requests;
         entry.errors = totals.errors;
         entry.in_flight = totals.in_flight;
+        entry.rejected = totals.rejected;
         entry.latency_seconds = totals.latency_seconds;
         entry.reloads_ok = route.reloads_ok;
         entry.reloads_failed = route.reloads_failed;
@@ -571,27 +591,41 @@ std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> fleet::w
     return list;
 }
 
-std::vector<worker_status> fleet::workers() const {
-    lock_guard lock(mutex_);
-    std::vector<worker_status> all;
-    for (const auto& worker : workers_) {
-        worker_status entry;
-        entry.slot = worker.slot;
-        entry.pid = worker.phase == worker_phase::waiting ? 0 : worker.pid;
-        entry.state = worker.phase == worker_phase::serving    ? "serving"
-                      : worker.phase == worker_phase::starting ? "starting"
-                      : worker.phase == worker_phase::stopping ? "stopping"
-                                                               : "waiting";
-        entry.started_at = worker.started_at;
+worker_status fleet::describe_worker(const worker_process& worker, clock::time_point now) const {
+    worker_status entry;
+    entry.slot = worker.position;
+    entry.pid = worker.phase == worker_phase::waiting ? 0 : worker.pid;
+    entry.state = worker.phase == worker_phase::serving    ? "serving"
+                  : worker.phase == worker_phase::starting ? "starting"
+                  : worker.phase == worker_phase::stopping ? "stopping"
+                                                           : "waiting";
+    entry.started_at = worker.started_at;
+    if (entry.pid > 0) {
+        entry.age_seconds = std::chrono::duration<double>(now - worker.started).count();
         entry.requests = board_.worker(worker.slot).requests.load(std::memory_order_relaxed);
-        entry.rss_kib = entry.pid > 0 ? rss_kib(entry.pid) : 0;
+        entry.rss_bytes = resident_bytes(entry.pid);
+        entry.rss_kib = entry.rss_bytes / 1024;
         for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
             auto reading = board_.thread(worker.slot, t).read();
             if (reading.state == thread_state::in_handler && reading.route_slot < scoreboard::max_routes)
                 ++entry.busy_threads;  // in a handler: not forwarding an admin request
         }
-        entry.previous_exit = worker.previous_exit;
-        all.push_back(std::move(entry));
+    }
+    entry.previous_exit = worker.previous_exit;
+    entry.previous_end = worker.previous_end;
+    return entry;
+}
+
+std::vector<worker_status> fleet::workers() const {
+    lock_guard lock(mutex_);
+    std::vector<worker_status> all;
+    auto now = clock::now();
+    for (const auto& worker : workers_) all.push_back(describe_worker(worker, now));
+    for (const auto& worker : retiring_) {
+        all.push_back(describe_worker(worker, now));
+        all.back().state = "draining";
+        all.back().previous_exit.clear();
+        all.back().previous_end.reset();
     }
     return all;
 }
@@ -609,6 +643,8 @@ std::vector<std::pair<int, unsigned>> fleet::admin_channels() const {
     std::vector<std::pair<int, unsigned>> channels;
     for (const auto& worker : workers_)
         if (worker.admin && worker.phase != worker_phase::waiting) channels.emplace_back(worker.admin->fd(), worker.slot);
+    for (const auto& worker : retiring_)  // a draining worker may still forward what it received
+        if (worker.admin) channels.emplace_back(worker.admin->fd(), worker.slot);
     return channels;
 }
 
@@ -618,7 +654,10 @@ void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const a
     const channel* admin = nullptr;
     {
         lock_guard lock(mutex_);
-        if (slot < workers_.size() && workers_[slot].admin) admin = &*workers_[slot].admin;
+        for (const auto& worker : workers_)
+            if (worker.slot == slot && worker.admin) admin = &*worker.admin;
+        for (const auto& worker : retiring_)
+            if (worker.slot == slot && worker.admin) admin = &*worker.admin;
     }
     if (!admin) return;
     auto message = admin->receive(0ms);
@@ -744,6 +783,12 @@ void fleet::reap() {
     if (ended.empty()) return;
     lock_guard lock(mutex_);
     for (const auto& child : ended) {
+        auto old = std::find_if(retiring_.begin(), retiring_.end(), [&](const auto& w) { return w.pid == child.pid; });
+        if (old != retiring_.end()) {
+            drained(*old, child);
+            retiring_.erase(old);
+            continue;
+        }
         auto worker = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.pid == child.pid; });
         if (worker == workers_.end()) continue;
         bool planned = stopping_ || worker->ended_by_master == ending::stopped;
@@ -753,6 +798,7 @@ void fleet::reap() {
         worker->control.reset();
         worker->admin.reset();
         worker->previous_exit = child.description + (killed ? " (by the master)" : "");
+        if (!planned) note_ended(worker->position, end_of(child, killed));
         if (!planned && !killed) attribute_crash(*worker, child);
         board_.reset_worker(worker->slot);
         auto now = clock::now();
@@ -771,6 +817,7 @@ std::optional<std::chrono::steady_clock::time_point> fleet::next_due() const {
     if (stopping_) return next;
     for (const auto& worker : workers_)
         if (worker.phase == worker_phase::waiting && (!next || worker.due < *next)) next = worker.due;
+    if (limits_.recycle.any() && (!next || next_check_ < *next)) next = next_check_;
     return next;
 }
 
@@ -787,6 +834,7 @@ void fleet::tick() {
                 worker.due = now + worker.backoff.after_death(now, now);
         }
     }
+    recycle_due();
 }
 
 int fleet::stop(std::chrono::milliseconds drain) {
@@ -804,6 +852,10 @@ int fleet::stop(std::chrono::milliseconds drain) {
                 if (worker.admin) ::shutdown(worker.admin->fd(), SHUT_RDWR);
                 ::kill(worker.pid, SIGTERM);
             }
+        for (auto& worker : retiring_) {  // draining already
+            running.push_back(worker.pid);
+            if (worker.admin) ::shutdown(worker.admin->fd(), SHUT_RDWR);
+        }
     }
     auto deadline = clock::now() + drain + 1s;
     int killed = 0;
@@ -828,7 +880,101 @@ int fleet::stop(std::chrono::milliseconds drain) {
         worker.control.reset();
         worker.admin.reset();
     }
+    retiring_.clear();
     return killed;
+}
+
+void fleet::note_ended(unsigned slot, worker_end end) {
+    if (slot < workers_.size()) workers_[slot].previous_end = std::move(end);
+}
+
+void fleet::set_limits(const serving_limits& limits) {
+    lock_guard lock(mutex_);
+    if (limits.recycle != limits_.recycle)
+        log_.info("recycling limits: max-requests=", limits.recycle.max_requests,
+                  " max-rss=", limits.recycle.max_rss_mib, "MiB max-lifetime=", limits.recycle.max_lifetime.count(),
+                  "s (0: off)");
+    limits_ = limits;
+    publish_caps();
+}
+
+void fleet::publish_caps() {
+    for (const auto& route : routes_) {
+        auto cap = std::find_if(limits_.max_in_flight.begin(), limits_.max_in_flight.end(),
+                                [&](const auto& each) { return each.first == route.spec.pattern; });
+        board_.gate(route.slot).set_cap(cap == limits_.max_in_flight.end() ? 0 : cap->second);
+    }
+}
+
+std::optional<unsigned> fleet::free_board_slot() const {
+    for (unsigned slot = 0; slot < board_.workers(); ++slot) {
+        auto holds = [slot](const worker_process& w) { return w.slot == slot; };
+        if (std::none_of(workers_.begin(), workers_.end(), holds) &&
+            std::none_of(retiring_.begin(), retiring_.end(), holds))
+            return slot;
+    }
+    return std::nullopt;
+}
+
+void fleet::recycle_due() {
+    auto now = clock::now();
+    if (stopping_ || !limits_.recycle.any() || now < next_check_) return;
+    next_check_ = now + recycle_check_interval;
+    for (unsigned position = 0; position < workers_.size(); ++position) {
+        const auto& worker = workers_[position];
+        if (worker.phase != worker_phase::serving) continue;
+        worker_reading reading{position, static_cast<unsigned>(workers_.size()),
+                               board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
+                               resident_bytes(worker.pid), now - worker.started};
+        if (auto limit = limit_reached(limits_.recycle, reading)) {
+            replace_gracefully(position, *limit, reading);
+            return;  // one at a time
+        }
+    }
+}
+
+void fleet::replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading) {
+    auto spare = free_board_slot();
+    if (!spare) {  // every spare slot still holds a recycled worker that drains: next tick
+        log_.debug("worker slot=", position, " is past ", limit, "; waiting for a recycled worker to finish draining");
+        return;
+    }
+    worker_process fresh;
+    fresh.slot = *spare;
+    fresh.position = position;
+    auto started = start_worker(fresh);
+    if (!started) {
+        log_.error("worker slot=", position, " pid=", workers_[position].pid, " is past ", limit,
+                   " but its replacement did not start (", started.reason(), "); it keeps serving");
+        next_check_ = clock::now() + recycle_retry;
+        if (fresh.pid > 0) retiring_.push_back(std::move(fresh));  // killed: reap() collects it
+        return;
+    }
+    // The replacement serves the committed table: only now does the old one stop taking requests.
+    auto& slot = workers_[position];
+    std::swap(slot.backoff, fresh.backoff);  // the slot's crash history stays with the slot
+    std::swap(slot, fresh);
+    auto& old = fresh;
+    old.phase = worker_phase::stopping;
+    old.ended_by_master = ending::stopped;
+    ::kill(old.pid, SIGTERM);
+    log_.info("worker recycled slot=", position, " pid=", old.pid, " -> ", slot.pid, " ", limit,
+              " served=", reading.served, " rss=", reading.resident_bytes / (1024 * 1024), "MiB age=",
+              std::chrono::duration_cast<std::chrono::seconds>(reading.age).count(), "s; it drains");
+    slot.previous_exit = "recycled (" + std::string(limit) + ")";
+    note_ended(position, {"recycled", std::string(limit)});
+    retiring_.push_back(std::move(old));
+}
+
+void fleet::drained(const worker_process& worker, const ended_child& ended) {
+    bool clean = WIFEXITED(ended.status) && WEXITSTATUS(ended.status) == 0;
+    if (clean)
+        log_.info("recycled worker drained slot=", worker.position, " pid=", worker.pid, " ", ended.description);
+    else
+        log_.warn("recycled worker ended slot=", worker.position, " pid=", worker.pid, " ", ended.description);
+    if (WIFSIGNALED(ended.status) && worker.ended_by_master != ending::killed && !stopping_)
+        attribute_crash(worker, ended);  // a handler crashed it while it drained
+    board_.reset_worker(worker.slot);
 }
 
 }  // namespace replug

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "crash_policy.hpp"
 #include "loader.hpp"
 #include "log.hpp"
+#include "recycle_policy.hpp"
 #include "resolver.hpp"
 #include "route_control.hpp"
 #include "scoreboard.hpp"
@@ -45,12 +47,15 @@ struct fleet_settings {
     unsigned workers = 2;
     worker_settings worker;  // the same for every worker but the slot
     rollback_policy rollback;
+    serving_limits limits;  // until set_limits()
 };
 
 class fleet final : public route_control {
 public:
     // LISTEN_FD is the socket every worker serves; BOARD has a slot for
-    // each worker. Both outlive the fleet.
+    // each worker, and as many spare ones, where a worker's replacement
+    // starts while it drains (fewer spares: fewer recycles at once, none
+    // without). Both outlive the fleet.
     fleet(fleet_settings settings, int listen_fd, loader& sealer, scoreboard& board, const logger& log);
     ~fleet() override;
     fleet(const fleet&) = delete;
@@ -73,7 +78,10 @@ public:
     histogram_snapshot swap_seconds() const override { return swap_seconds_.snapshot(); }
     std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const override
         EXCLUDES(mutex_);
+    // The recycling limits apply from the next tick; the caps at once.
+    void set_limits(const serving_limits& limits) override EXCLUDES(mutex_);
 
+    // Every worker slot, in slot order, then the recycled workers still draining.
     std::vector<worker_status> workers() const EXCLUDES(mutex_);
     // Worker threads inside a request now, over every worker.
     int busy() const;
@@ -85,9 +93,10 @@ public:
     // Reaps every worker that ended: logs and counts its crash, rolls back
     // a version that keeps crashing, schedules its replacement.
     void reap() EXCLUDES(mutex_);
-    // When tick() has something to do next (a replacement to start).
+    // When tick() has something to do next (a replacement to start, the
+    // recycling limits to check).
     std::optional<std::chrono::steady_clock::time_point> next_due() const EXCLUDES(mutex_);
-    // Starts the replacements that are due.
+    // Starts the replacements that are due; recycles a worker past a limit.
     void tick() EXCLUDES(mutex_);
     // Stops every worker: SIGTERM, then waits for them within DRAIN and a
     // grace second, then SIGKILL. Returns how many had to be killed.
@@ -129,8 +138,11 @@ private:
     // replacement waits out the back-off, and no crash is counted).
     enum class ending { none, stopped, killed };
 
+    // A worker process. workers_[N] serves worker slot N (status's "slot");
+    // its scoreboard slot, SLOT, is another one after a recycle.
     struct worker_process {
-        unsigned slot = 0;
+        unsigned slot = 0;  // on the scoreboard
+        unsigned position = 0;  // its index in workers_ (the worker slot), kept while it drains
         pid_t pid = 0;
         worker_phase phase = worker_phase::waiting;
         ending ended_by_master = ending::none;
@@ -141,6 +153,7 @@ private:
         respawn_backoff backoff;
         clock::time_point due;  // when a waiting slot starts its next worker
         std::string previous_exit;
+        std::optional<worker_end> previous_end;
     };
 
     // One route of a table being installed.
@@ -185,6 +198,25 @@ private:
     outcome<swap_report> change_route(std::string pattern, const std::function<void(planned_route&)>& change,
                                       bool quiet = false) REQUIRES(mutex_);
     void attribute_crash(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
+    // Why the worker in worker slot SLOT ended, for status (the one seam
+    // every kind of end goes through).
+    void note_ended(unsigned slot, worker_end end) REQUIRES(mutex_);
+
+    // Recycling. The first serving worker past a limit, if any and a spare
+    // scoreboard slot is free, is replaced gracefully: its replacement
+    // starts in the spare slot, loads and commits the committed table
+    // (under mutex_: no transaction runs meanwhile, and the ones after
+    // include it), and only then does the old one get SIGTERM and drain.
+    // One per tick, so capacity never drops.
+    void recycle_due() REQUIRES(mutex_);
+    void replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading)
+        REQUIRES(mutex_);
+    std::optional<unsigned> free_board_slot() const REQUIRES(mutex_);
+    // A recycled worker ended (drained, or not).
+    void drained(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
+    // Sets every route's gate cap on the scoreboard from limits_.
+    void publish_caps() REQUIRES(mutex_);
+    worker_status describe_worker(const worker_process& worker, clock::time_point now) const REQUIRES(mutex_);
     void roll_back(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);
@@ -203,6 +235,9 @@ private:
     mutable mutex mutex_;
     std::vector<fleet_route> routes_ GUARDED_BY(mutex_);  // in the order they were configured
     std::vector<worker_process> workers_ GUARDED_BY(mutex_);
+    std::list<worker_process> retiring_ GUARDED_BY(mutex_);  // recycled, draining
+    serving_limits limits_ GUARDED_BY(mutex_);
+    clock::time_point next_check_ GUARDED_BY(mutex_);  // of the recycling limits
     resolver resolver_ GUARDED_BY(mutex_);
     // Bytes rolled back automatically, per route pattern and sha256: why.
     std::map<std::pair<std::string, std::string>, std::string> refused_bytes_ GUARDED_BY(mutex_);

@@ -94,6 +94,7 @@ public:
                                                             replug::listener& socket) override {
         auto started = registry_.apply(settings.routes, settings.module_path);
         if (!started) return started;
+        registry_.set_limits({settings.recycle, settings.max_in_flight});
         FCGX_Init();
         server_.emplace(std::move(socket), settings.threads,
                         [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
@@ -135,7 +136,8 @@ public:
         replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
                                               {0, settings.threads, settings.level, settings.drain_timeout,
                                                settings.admin_token_file ? settings.admin_prefix : ""},
-                                              settings.auto_rollback};
+                                              settings.auto_rollback,
+                                              {settings.recycle, settings.max_in_flight}};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
         return fleet_->start(settings.routes, settings.module_path);
     }
@@ -239,7 +241,8 @@ int main(int argc, char** argv) {
     if (settings.workers == 0) {
         mode = std::make_unique<single_process>(log);
     } else {
-        auto board = replug::scoreboard::create(settings.workers, settings.threads);
+        // As many spare slots as workers: a recycled worker drains in its slot while its replacement serves.
+        auto board = replug::scoreboard::create(settings.workers * 2, settings.threads);
         if (!board) {
             remove_sockets();
             return fail(exit_runtime, "scoreboard: " + board.reason());

@@ -37,8 +37,20 @@ route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_versi
 
 route_pin::~route_pin() {
     if (!route_) return;  // moved from
+    leave_gate();
     version_->in_flight.fetch_sub(1, std::memory_order_relaxed);
     route_->counters_.finished(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+}
+
+bool route_pin::enter_gate() {
+    in_gate_ = route_->gate_.enter();
+    if (!in_gate_) route_->counters_.rejected();
+    return in_gate_;
+}
+
+void route_pin::leave_gate() {
+    if (in_gate_) route_->gate_.leave();
+    in_gate_ = false;
 }
 
 std::int64_t route_pin::unavailable_for() const {
@@ -206,9 +218,10 @@ outcome<staged_table> registry::stage(std::vector<route_install> table) {
             version = std::move(*loaded);
         }
         staged.specs_.push_back(spec);
-        if (!existing)
-            existing = std::make_shared<route>(spec.pattern, each.slot,
-                                               counter_source_ ? counter_source_(each.slot) : nullptr);
+        if (!existing) {
+            auto places = counter_source_ ? counter_source_(each.slot) : route_places{};
+            existing = std::make_shared<route>(spec.pattern, each.slot, places.counters, places.gate);
+        }
         staged.routes_.push_back(std::move(existing));
         staged.versions_.push_back(std::move(version));
         staged.reused_.push_back(reused);
@@ -237,6 +250,7 @@ std::vector<swap_report> registry::install(staged_table staged) {
     auto table = std::make_shared<route_table>();
     table->paths = router(patterns);
     table->routes = std::move(staged.routes_);
+    if (!counter_source_) publish_caps(*table);  // a worker's gates are the master's to cap
     table_.store(std::move(table), std::memory_order_release);
 
     for (const auto& gone : old_table->routes)
@@ -308,6 +322,7 @@ std::vector<route_status> registry::status() const {
         entry.requests = each->counters_.requests();
         entry.errors = each->counters_.errors();
         entry.in_flight = each->counters_.in_flight();
+        entry.rejected = each->counters_.rejections();
         entry.reloads_ok = each->reloads_ok_.load(std::memory_order_relaxed);
         entry.reloads_failed = each->reloads_failed_.load(std::memory_order_relaxed);
         entry.latency_seconds = each->counters_.latency().snapshot();
@@ -316,6 +331,19 @@ std::vector<route_status> registry::status() const {
         all.push_back(std::move(entry));
     }
     return all;
+}
+
+void registry::publish_caps(const route_table& table) {
+    for (const auto& each : table.routes) {
+        auto cap = std::find_if(caps_.begin(), caps_.end(), [&](const auto& c) { return c.first == each->pattern; });
+        each->gate_.set_cap(cap == caps_.end() ? 0 : cap->second);
+    }
+}
+
+void registry::set_limits(const serving_limits& limits) {
+    lock_guard lock(mutex_);
+    caps_ = limits.max_in_flight;
+    publish_caps(*table());
 }
 
 std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> registry::watch_list() const {

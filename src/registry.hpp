@@ -39,12 +39,16 @@ namespace replug {
 class route {
 public:
     // COUNTERS: where the route counts its requests (a worker's scoreboard
-    // slot, SLOT); null: counters of its own.
-    route(std::string pattern, std::uint32_t slot, route_counters* counters)
+    // slot, SLOT); null: counters of its own. GATE: where its requests
+    // count against its --max-in-flight cap (the scoreboard's, shared by
+    // every worker); null: a gate of its own.
+    route(std::string pattern, std::uint32_t slot, route_counters* counters, route_gate* gate = nullptr)
         : pattern(std::move(pattern)),
           slot_(slot),
           own_counters_(counters ? nullptr : std::make_unique<route_counters>()),
-          counters_(counters ? *counters : *own_counters_) {}
+          counters_(counters ? *counters : *own_counters_),
+          own_gate_(gate ? nullptr : std::make_unique<route_gate>()),
+          gate_(gate ? *gate : *own_gate_) {}
 
     const std::string pattern;
 
@@ -55,6 +59,8 @@ private:
     const std::uint32_t slot_;
     std::unique_ptr<route_counters> own_counters_;
     route_counters& counters_;  // requests, errors, in flight, latency
+    std::unique_ptr<route_gate> own_gate_;
+    route_gate& gate_;
     std::atomic<std::shared_ptr<module_version>> current_;
     std::atomic<std::uint64_t> reloads_ok_{0};  // every version that became current, the first included
     std::atomic<std::uint64_t> reloads_failed_{0};
@@ -88,6 +94,12 @@ public:
     // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
     std::int64_t unavailable_for() const;
 
+    // Enters the route's --max-in-flight gate: false when the route is at
+    // its cap (the request is counted as rejected; answer 503). The pin
+    // leaves the gate in leave_gate() or, at the latest, when destroyed.
+    bool enter_gate();
+    void leave_gate();
+
     // Calls the pinned handler. When it throws, the route counts an error
     // and the exception's text comes back (read while the version is still
     // pinned: the exception object may live in the module's code); the
@@ -101,6 +113,7 @@ private:
     std::shared_ptr<route> route_;  // shares ownership of the table it came from
     std::shared_ptr<module_version> version_;
     std::chrono::steady_clock::time_point started_;
+    bool in_gate_ = false;
 };
 
 // One route of a table that the master installs in a worker.
@@ -141,9 +154,13 @@ private:
 // worker, the master sends the tables it installs (see stage and commit).
 class registry final : public route_control {
 public:
-    // Where a worker's routes count: a route slot's counters on its
-    // scoreboard. Without one, each route has counters of its own.
-    using counter_source = std::function<route_counters*(std::uint32_t slot)>;
+    // Where a worker's routes count: a route slot's counters and gate on
+    // its scoreboard. Without one, each route has counters of its own.
+    struct route_places {
+        route_counters* counters = nullptr;
+        route_gate* gate = nullptr;
+    };
+    using counter_source = std::function<route_places(std::uint32_t slot)>;
 
     // Swaps are logged at SWAPS_LOGGED_AT.
     registry(loader& modules, const logger& log, counter_source counters = {},
@@ -172,6 +189,9 @@ public:
     histogram_snapshot swap_seconds() const override { return swap_seconds_.snapshot(); }
     std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const override
         EXCLUDES(mutex_);
+    // Only the --max-in-flight caps apply in one process (there are no
+    // worker processes to recycle).
+    void set_limits(const serving_limits& limits) override EXCLUDES(mutex_);
 
 private:
     // What a reload needs to know of a route, beyond what requests touch.
@@ -191,6 +211,8 @@ private:
     static void retire(route_books& books, std::shared_ptr<module_version> version);
     swap_report commit(route& target, std::shared_ptr<module_version> version) REQUIRES(mutex_);
     std::vector<swap_report> install(staged_table staged) REQUIRES(mutex_);
+    // Sets the gate cap of every route of TABLE from caps_.
+    void publish_caps(const route_table& table) REQUIRES(mutex_);
     // Counts a failed load of TARGET and keeps WHY for status.
     void record_failure(route& target, const std::string& why) REQUIRES(mutex_);
 
@@ -203,6 +225,7 @@ private:
     std::map<std::string, route_books, std::less<>> books_ GUARDED_BY(mutex_);  // by pattern
     std::atomic<std::shared_ptr<const route_table>> table_;
     std::uint64_t table_changes_ GUARDED_BY(mutex_) = 0;
+    std::vector<std::pair<std::string, unsigned>> caps_ GUARDED_BY(mutex_);
     histogram swap_seconds_{histogram::swap_buckets};
 };
 

@@ -13,6 +13,7 @@ outcome<std::vector<swap_report>> reloader::reload_everything() {
         fresh->admin_prefix != started_.admin_prefix || fresh->watch != started_.watch)
         log_.warn("config: listen, threads, admin and watch settings changed; they apply at the next start");
     auto swaps = routes_.apply(fresh->routes, fresh->module_path);
+    if (swaps) routes_.set_limits({fresh->recycle, fresh->max_in_flight});  // with the table they name
     if (swaps && after_apply_) after_apply_();
     return swaps;
 }

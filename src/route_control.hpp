@@ -54,6 +54,7 @@ struct route_status {
     std::uint64_t requests = 0;
     std::uint64_t errors = 0;
     std::int64_t in_flight = 0;
+    std::uint64_t rejected = 0;  // 503 at the --max-in-flight cap
     std::uint64_t reloads_ok = 0;
     std::uint64_t reloads_failed = 0;
     std::uint64_t crashes = 0;  // workers that died in this route's handler (worker processes only)
@@ -62,16 +63,36 @@ struct route_status {
     std::chrono::system_clock::time_point last_error_at;
 };
 
+// Why a worker process ended, as status shows it for the one after it in
+// its slot. REASON: "crash" (DETAIL: the signal), "exit" (DETAIL: "status
+// N"), "killed" (by the master: it failed to start or lost step; DETAIL:
+// the signal), "timeout" (a handler ran past its timeout), "recycled"
+// (DETAIL: the limit, "max-requests", "max-rss" or "max-lifetime").
+struct worker_end {
+    std::string reason;
+    std::string detail;
+};
+
 // One worker as status shows it.
 struct worker_status {
     unsigned slot = 0;
     pid_t pid = 0;  // 0 while the slot waits for a replacement
-    std::string state;
+    std::string state;  // waiting, starting, serving, stopping; draining: recycled, finishing its requests
     std::chrono::system_clock::time_point started_at;
-    std::uint64_t requests = 0;
+    double age_seconds = 0;
+    std::uint64_t requests = 0;  // served by this process
     std::uint64_t rss_kib = 0;
+    std::uint64_t rss_bytes = 0;
     unsigned busy_threads = 0;
-    std::string previous_exit;  // why the worker before it in this slot ended
+    std::string previous_exit;  // why the worker before it in this slot ended, as waitpid said
+    std::optional<worker_end> previous_end;  // the same, classified
+};
+
+// What bounds the workers and the routes beside the route table; SIGHUP
+// applies them with the table.
+struct serving_limits {
+    recycle_limits recycle;  // worker processes only
+    std::vector<std::pair<std::string, unsigned>> max_in_flight;  // route pattern, cap
 };
 
 struct reload_options {
@@ -107,6 +128,10 @@ public:
     // Every route's pattern and the files its module could resolve to, in
     // search order: what watch mode keeps an eye on.
     virtual std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> watch_list() const = 0;
+
+    // Applies LIMITS from now on. Caps naming no route are ignored (the
+    // config refuses them).
+    virtual void set_limits(const serving_limits& limits) = 0;
 };
 
 }  // namespace replug

@@ -23,7 +23,7 @@ namespace {
 constexpr std::uint64_t board_magic = 0x425347554c504552;
 // Bump on any change to the region's layout: a worker from another build
 // then refuses the board instead of misreading it.
-constexpr std::uint32_t layout_version = 1;
+constexpr std::uint32_t layout_version = 2;
 constexpr unsigned max_workers = 1024;
 constexpr unsigned max_threads = 1024;
 
@@ -38,6 +38,7 @@ struct alignas(64) board_header {
     std::atomic<std::uint32_t> worker_slot_size;
     std::atomic<std::uint32_t> thread_slot_size;
     std::atomic<std::uint32_t> route_counters_size;
+    std::atomic<std::uint32_t> route_gate_size;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free &&
@@ -48,14 +49,16 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std
 template <typename T>
 constexpr bool fits_shared_memory = std::is_standard_layout_v<T> && std::is_trivially_destructible_v<T>;
 static_assert(fits_shared_memory<board_header> && fits_shared_memory<worker_slot> &&
-              fits_shared_memory<thread_slot> && fits_shared_memory<route_counters>);
+              fits_shared_memory<thread_slot> && fits_shared_memory<route_counters> &&
+              fits_shared_memory<route_gate>);
 
 // Where each array starts: header, worker slots, thread slots (worker-major),
-// route counters (worker-major). Every size is a multiple of 64 (alignas).
+// route counters (worker-major), route gates. Every size is a multiple of 64 (alignas).
 struct layout {
     std::size_t workers_at = 0;
     std::size_t threads_at = 0;
     std::size_t counters_at = 0;
+    std::size_t gates_at = 0;
     std::size_t size = 0;
 };
 
@@ -64,7 +67,8 @@ constexpr layout layout_for(std::size_t workers, std::size_t threads) {
     where.workers_at = sizeof(board_header);
     where.threads_at = where.workers_at + workers * sizeof(worker_slot);
     where.counters_at = where.threads_at + workers * threads * sizeof(thread_slot);
-    where.size = where.counters_at + workers * scoreboard::max_routes * sizeof(route_counters);
+    where.gates_at = where.counters_at + workers * scoreboard::max_routes * sizeof(route_counters);
+    where.size = where.gates_at + scoreboard::max_routes * sizeof(route_gate);
     return where;
 }
 
@@ -171,6 +175,18 @@ void route_counters::started() noexcept {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void route_counters::rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+bool route_gate::enter() noexcept {
+    auto inside = inside_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    auto cap = cap_.load(std::memory_order_relaxed);
+    if (cap == 0 || inside <= static_cast<std::int64_t>(cap)) return true;
+    inside_.fetch_sub(1, std::memory_order_acq_rel);
+    return false;
+}
+
+void route_gate::leave() noexcept { inside_.fetch_sub(1, std::memory_order_acq_rel); }
+
 void route_counters::failed() noexcept { errors_.fetch_add(1, std::memory_order_relaxed); }
 
 void route_counters::finished(double seconds) noexcept {
@@ -205,6 +221,7 @@ outcome<scoreboard> scoreboard::create(unsigned workers, unsigned threads_per_wo
     header->worker_slot_size.store(sizeof(worker_slot), std::memory_order_relaxed);
     header->thread_slot_size.store(sizeof(thread_slot), std::memory_order_relaxed);
     header->route_counters_size.store(sizeof(route_counters), std::memory_order_relaxed);
+    header->route_gate_size.store(sizeof(route_gate), std::memory_order_relaxed);
     header->magic.store(board_magic, std::memory_order_release);
     return scoreboard(std::move(fd), base, where.size, workers, threads_per_worker);
 }
@@ -228,7 +245,8 @@ outcome<scoreboard> scoreboard::attach(int fd) {
     if (read(header->layout_version) != layout_version || read(header->max_routes) != max_routes ||
         read(header->worker_slot_size) != sizeof(worker_slot) ||
         read(header->thread_slot_size) != sizeof(thread_slot) ||
-        read(header->route_counters_size) != sizeof(route_counters))
+        read(header->route_counters_size) != sizeof(route_counters) ||
+        read(header->route_gate_size) != sizeof(route_gate))
         return failure{"the scoreboard in " + which + " has layout version " +
                        std::to_string(read(header->layout_version)) + " (" +
                        std::to_string(read(header->max_routes)) + " routes, slots of " +
@@ -311,6 +329,15 @@ const route_counters& scoreboard::counters(unsigned worker, std::uint32_t route_
     return const_cast<scoreboard*>(this)->counters(worker, route_slot);
 }
 
+route_gate& scoreboard::gate(std::uint32_t route_slot) noexcept {
+    assert(route_slot < max_routes);
+    return *object_at<route_gate>(base_, layout_for(workers_, threads_).gates_at + route_slot * sizeof(route_gate));
+}
+
+const route_gate& scoreboard::gate(std::uint32_t route_slot) const noexcept {
+    return const_cast<scoreboard*>(this)->gate(route_slot);
+}
+
 route_total scoreboard::route_totals(std::uint32_t route_slot) const noexcept {
     route_total total;
     std::uint64_t sum_nanoseconds = 0;
@@ -319,6 +346,7 @@ route_total scoreboard::route_totals(std::uint32_t route_slot) const noexcept {
         total.requests += each.requests();
         total.errors += each.errors();
         total.in_flight += each.in_flight();
+        total.rejected += each.rejections();
         for (std::size_t i = 0; i < total.latency_seconds.counts.size(); ++i)
             total.latency_seconds.counts[i] += each.latency_.counts_[i].load(std::memory_order_relaxed);
         sum_nanoseconds += each.latency_.sum_nanoseconds_.load(std::memory_order_relaxed);
@@ -330,7 +358,15 @@ route_total scoreboard::route_totals(std::uint32_t route_slot) const noexcept {
 
 void scoreboard::reset_worker(unsigned worker) noexcept {
     assert(worker < workers_);
-    for (unsigned t = 0; t < threads_; ++t) thread(worker, t).clear();
+    for (unsigned t = 0; t < threads_; ++t) {
+        // A thread inside a handler was inside its route's gate (the
+        // dispatcher enters it after begin() and leaves it before end()).
+        auto reading = thread(worker, t).read();
+        if ((reading.state == thread_state::in_handler || reading.state == thread_state::crashed) &&
+            reading.route_slot < max_routes)
+            gate(reading.route_slot).leave();
+        thread(worker, t).clear();
+    }
     for (std::uint32_t r = 0; r < max_routes; ++r)
         counters(worker, r).in_flight_.store(0, std::memory_order_relaxed);
     auto& slot = this->worker(worker);
@@ -346,6 +382,7 @@ void scoreboard::clear_route(std::uint32_t route_slot) noexcept {
         route.requests_.store(0, std::memory_order_relaxed);
         route.errors_.store(0, std::memory_order_relaxed);
         route.in_flight_.store(0, std::memory_order_relaxed);
+        route.rejected_.store(0, std::memory_order_relaxed);
         for (auto& count : route.latency_.counts_) count.store(0, std::memory_order_relaxed);
         route.latency_.sum_nanoseconds_.store(0, std::memory_order_relaxed);
     }

@@ -109,10 +109,13 @@ public:
     void failed() noexcept;
     // The request that started() ended after SECONDS.
     void finished(double seconds) noexcept;
+    // The request was refused (503: its route was at its --max-in-flight cap).
+    void rejected() noexcept;
 
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
     std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
+    std::uint64_t rejections() const noexcept { return rejected_.load(std::memory_order_relaxed); }
     const shared_histogram& latency() const noexcept { return latency_; }
 
 private:
@@ -120,7 +123,30 @@ private:
     std::atomic<std::uint64_t> requests_;
     std::atomic<std::uint64_t> errors_;
     std::atomic<std::int64_t> in_flight_;
+    std::atomic<std::uint64_t> rejected_;
     shared_histogram latency_;
+};
+
+// One route's requests inside its handler now, over every worker, against
+// its --max-in-flight cap: the one counter all workers share (one per route
+// slot). Every request enters and leaves, capped or not, so that the count
+// is right whenever a cap is set (SIGHUP). The master sets the cap; when a
+// worker dies, reset_worker() lets go of what its threads held.
+class alignas(64) route_gate {
+public:
+    // True: the request may call the handler (counted until leave()).
+    // False: the route is at its cap (nothing is held).
+    bool enter() noexcept;
+    // REQUIRES: a true enter() before, not yet left.
+    void leave() noexcept;
+    // 0: no cap.
+    void set_cap(std::uint32_t cap) noexcept { cap_.store(cap, std::memory_order_relaxed); }
+    std::uint32_t cap() const noexcept { return cap_.load(std::memory_order_relaxed); }
+    std::int64_t inside() const noexcept { return inside_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> inside_;
+    std::atomic<std::uint32_t> cap_;
 };
 
 // A route slot summed over every worker slot: what status and metrics show.
@@ -128,6 +154,7 @@ struct route_total {
     std::uint64_t requests = 0;
     std::uint64_t errors = 0;
     std::int64_t in_flight = 0;
+    std::uint64_t rejected = 0;  // refused at the --max-in-flight cap
     histogram_snapshot latency_seconds;
 };
 
@@ -168,6 +195,9 @@ public:
     const thread_slot& thread(unsigned worker, unsigned thread) const noexcept;
     route_counters& counters(unsigned worker, std::uint32_t route_slot) noexcept;
     const route_counters& counters(unsigned worker, std::uint32_t route_slot) const noexcept;
+    // ROUTE_SLOT's gate, shared by every worker. REQUIRES: ROUTE_SLOT < max_routes.
+    route_gate& gate(std::uint32_t route_slot) noexcept;
+    const route_gate& gate(std::uint32_t route_slot) const noexcept;
 
     // ROUTE_SLOT's counters summed over every worker slot. REQUIRES: ROUTE_SLOT < max_routes.
     route_total route_totals(std::uint32_t route_slot) const noexcept;

@@ -55,8 +55,9 @@ public:
     // Starts the workers and returns.
     void start();
 
-    // Stops accepting, lets requests in flight finish within DRAIN, closes
-    // idle connections and joins the workers. Returns the number of requests
+    // Stops accepting, lets requests in flight finish within DRAIN (and
+    // serves those already sent on its connections, each connection closed
+    // after), closes idle connections and joins the workers. Returns the number of requests
     // still running when DRAIN ran out (their threads are left behind).
     int stop(std::chrono::milliseconds drain);
 
@@ -71,6 +72,8 @@ private:
     void forget(int fd);
     void wait_for_head(int fd);
     void check_slow_connections();
+    // True when some connection has bytes no thread has read. REQUIRES: mutex_ held.
+    bool request_waiting() const;
 
     listener socket_;
     unsigned thread_count_;

@@ -189,7 +189,10 @@ int run_worker(unsigned slot) {
     loader modules(log);
     auto& counters = *board;
     registry routes(
-        modules, log, [&counters, slot](std::uint32_t route_slot) { return &counters.counters(slot, route_slot); },
+        modules, log,
+        [&counters, slot](std::uint32_t route_slot) {
+            return registry::route_places{&counters.counters(slot, route_slot), &counters.gate(route_slot)};
+        },
         log_level::debug);  // the master logs each swap once, for every worker
     control_session session(control, routes, log);
     while (!session.committed_once())  // the first table, before serving anything

@@ -247,6 +247,65 @@ BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(recycling_limits_default_to_off_and_parse) {
+    auto defaults = parsed({});
+    BOOST_TEST(!defaults.recycle.any());
+    BOOST_TEST(defaults.max_in_flight.empty());
+    auto set = parsed({"--max-requests", "1000", "--max-rss", "64", "--max-lifetime", "3600"});
+    BOOST_TEST(set.recycle.max_requests == 1000u);
+    BOOST_TEST(set.recycle.max_rss_mib == 64u);
+    BOOST_TEST(set.recycle.max_lifetime.count() == 3600);
+    BOOST_TEST(!parsed({"--max-requests", "0"}).recycle.any());  // 0: off, as the default
+
+    write("max-rss = 128\nmax-lifetime = 60\n");
+    auto from_file = parsed({"--config", file.string()});
+    BOOST_TEST(from_file.recycle.max_rss_mib == 128u);
+    BOOST_TEST(from_file.recycle.max_lifetime.count() == 60);
+}
+
+BOOST_AUTO_TEST_CASE(bad_recycling_limits_name_the_option) {
+    for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--max-requests", "-1"}, {"--max-requests", "many"}, {"--max-requests", "1.5"},
+             {"--max-requests", ""}, {"--max-rss", "-64"}, {"--max-rss", "64M"}, {"--max-rss", "2000000"},
+             {"--max-lifetime", "-2"}, {"--max-lifetime", "1h"}, {"--max-lifetime", "99999999999"}}) {
+        std::string why = refused({option, value});
+        BOOST_TEST(why.starts_with(option + ": '" + value + "' is not a whole number from 0 to "), why);
+    }
+    write("listen = :9000\nmax-rss = lots\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "--max-rss: 'lots'"), why);
+}
+
+BOOST_AUTO_TEST_CASE(max_in_flight_caps_a_configured_route) {
+    auto caps = parsed({"--route", "/slow=nap", "--route", "/hello=hello", "--max-in-flight", "/slow=2",
+                        "--max-in-flight", "/hello=100"});
+    BOOST_TEST(caps.max_in_flight.size() == 2u);
+    BOOST_TEST(caps.max_in_flight[0].first == "/slow");
+    BOOST_TEST(caps.max_in_flight[0].second == 2u);
+    BOOST_TEST(caps.max_in_flight[1].second == 100u);
+    // A prefix route is capped as written.
+    BOOST_TEST(parsed({"--route", "/api/*=api", "--max-in-flight", "/api/*=4"}).max_in_flight[0].first == "/api/*");
+
+    for (const auto& [args, mentions] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--route", "/slow=nap", "--max-in-flight", "/other=2"}, "no route /other"},
+             {{"--max-in-flight", "/slow=2"}, "no route /slow"},
+             {{"--route", "/slow=nap", "--max-in-flight", "/slow=0"}, "N is not a whole number from 1 to 1000000"},
+             {{"--route", "/slow=nap", "--max-in-flight", "/slow=-1"}, "N is not a whole number"},
+             {{"--route", "/slow=nap", "--max-in-flight", "/slow=two"}, "N is not a whole number"},
+             {{"--route", "/slow=nap", "--max-in-flight", "/slow"}, "expected PATH=N"},
+             {{"--route", "/slow=nap", "--max-in-flight", "/slow=2", "--max-in-flight", "/slow=3"}, "capped twice"},
+         }) {
+        std::string why = refused(args);
+        BOOST_TEST(why.starts_with("--max-in-flight: "), why);
+        BOOST_TEST(contains(why, mentions), "expected '" << mentions << "' in: " << why);
+    }
+    write("route = /slow=nap\nmax-in-flight = /nope=1\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "no route /nope"), why);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(parse_route_accepts_module_and_symbol) {

@@ -284,6 +284,66 @@ BOOST_AUTO_TEST_CASE(a_reused_worker_slot_keeps_the_totals_but_not_what_died_wit
     BOOST_TEST(board.thread(0, 1).read().signal_number == SIGBUS);
 }
 
+BOOST_AUTO_TEST_CASE(a_route_gate_admits_up_to_its_cap_over_every_worker) {
+    auto board = created(2, 1);
+    auto& gate = board.gate(5);
+    // No cap: every request enters, and is counted.
+    for (int i = 0; i < 3; ++i) BOOST_TEST(gate.enter());
+    BOOST_TEST(gate.inside() == 3);
+    for (int i = 0; i < 3; ++i) gate.leave();
+    gate.set_cap(2);
+    BOOST_TEST(gate.enter());
+    BOOST_TEST(gate.enter());
+    BOOST_TEST(!gate.enter());  // the third waits for nobody: refused
+    BOOST_TEST(gate.inside() == 2);
+    gate.leave();
+    BOOST_TEST(gate.enter());
+    BOOST_TEST(board.gate(4).inside() == 0);  // one gate per route slot
+    gate.leave();
+    gate.leave();
+
+    // Threads that ran in parallel never hold more than the cap at once.
+    gate.set_cap(3);
+    std::atomic<int> most{0}, inside{0}, refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 2000; ++i) {
+                if (!gate.enter()) {
+                    refused.fetch_add(1);
+                    continue;
+                }
+                int now = inside.fetch_add(1) + 1;
+                int seen = most.load();
+                while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                }
+                inside.fetch_sub(1);
+                gate.leave();
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    BOOST_TEST(most.load() <= 3);
+    BOOST_TEST(gate.inside() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_worker_leaves_the_gates_its_threads_were_in) {
+    auto board = created(2, 2);
+    board.gate(3).set_cap(2);
+    // Worker 1: one thread in route 3's handler, one crashed there; worker 0 holds the other place.
+    for (auto [w, t] : {std::pair{1u, 0u}, {1u, 1u}}) {
+        board.thread(w, t).begin(3, 1);
+        BOOST_TEST(board.gate(3).enter());
+    }
+    board.thread(1, 1).mark_crashed(SIGSEGV);
+    BOOST_TEST(!board.gate(3).enter());
+    board.reset_worker(1);
+    BOOST_TEST(board.gate(3).inside() == 0);
+    BOOST_TEST(board.gate(3).enter());
+    BOOST_TEST(board.gate(3).enter());
+    board.reset_worker(1);  // again (a replacement starts there): nothing more is left
+    BOOST_TEST(board.gate(3).inside() == 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_board_moves_and_unmaps_once) {
     auto board = created(1, 1);
     board.counters(0, 0).started();
