@@ -86,9 +86,10 @@ public:
     // Worker threads inside a request now, over every worker.
     int busy() const;
 
-    // The main loop's part. The admin channels to wait on: (fd, slot).
+    // The main loop's part. The admin channels to wait on: (fd, scoreboard slot).
     std::vector<std::pair<int, unsigned>> admin_channels() const EXCLUDES(mutex_);
-    // Reads the request worker SLOT forwarded and answers it with ANSWER.
+    // Reads the request the worker in scoreboard slot SLOT forwarded and
+    // answers it with ANSWER.
     void answer_admin(unsigned slot, const std::function<admin_answer(const admin_call&)>& answer);
     // Reaps every worker that ended: logs and counts its crash, rolls back
     // a version that keeps crashing, schedules its replacement.
