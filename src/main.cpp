@@ -262,6 +262,8 @@ int main(int argc, char** argv) {
         return fail(exit_runtime, started.reason());
     }
     if (settings.routes.empty()) log.warn("no --route given: every request will get 404");
+    if (settings.workers == 0 && settings.recycle.any())
+        log.warn("--max-requests, --max-rss and --max-lifetime recycle worker processes: with --workers 0 they do nothing");
 
     auto& routes = mode->routes();
     replug::reloader reloads(args, settings, routes, log);
