@@ -231,6 +231,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
                 refused = failure{"the table cannot be sent to the workers (see the log)"};
             // peer_closed: gone before it heard; reap() replaces it with the committed table.
         }
+    auto draining = send_to_draining(transaction, table);
     std::vector<worker_process*> prepared;
     std::optional<std::vector<prepared_route>> loaded;
     for (auto* worker : asked) {
@@ -243,6 +244,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
         prepared.push_back(worker);
         if (!loaded) loaded = std::move(*answer);
     }
+    await_draining(draining, transaction, table.size(), deadline, prepared);
     std::string verb = refused ? "abort" : "commit";
     std::vector<worker_process*> told;
     for (auto* worker : prepared) {
@@ -964,6 +966,43 @@ void fleet::replace_gracefully(unsigned position, std::string_view limit, const 
     slot.previous_exit = "recycled (" + std::string(limit) + ")";
     note_ended(position, {"recycled", std::string(limit)});
     retiring_.push_back(std::move(old));
+}
+
+std::vector<fleet::worker_process*> fleet::send_to_draining(std::uint64_t transaction,
+                                                             const std::vector<planned_route>& table) {
+    std::vector<worker_process*> asked;
+    for (auto& worker : retiring_) {
+        if (!worker.control || worker.ended_by_master == ending::killed) continue;
+        auto sent = send_table(worker, transaction, table);
+        if (sent == channel_status::ok)
+            asked.push_back(&worker);
+        else if (sent != channel_status::peer_closed)  // it would serve a table nobody committed
+            kill_draining(worker, "cannot send it transaction " + std::to_string(transaction));
+    }
+    return asked;
+}
+
+void fleet::await_draining(const std::vector<worker_process*>& asked, std::uint64_t transaction,
+                           std::size_t routes, channel::clock::time_point deadline,
+                           std::vector<worker_process*>& prepared) {
+    for (auto* worker : asked) {
+        auto answer = await_answer(*worker, transaction, deadline);
+        if (answer.status == channel_status::peer_closed) continue;  // it finished draining meanwhile
+        if (answer && answer.fields[0] == "prepared" && decode_prepared(answer.fields, routes)) {
+            prepared.push_back(worker);
+            continue;
+        }
+        kill_draining(*worker, "did not load transaction " + std::to_string(transaction) + ": " +
+                                   (answer ? (answer.fields.size() > 2 ? answer.fields[2] : answer.fields[0])
+                                           : answer.reason));
+    }
+}
+
+void fleet::kill_draining(worker_process& worker, const std::string& why) {
+    log_.warn("recycled worker slot=", worker.position, " pid=", worker.pid, " ", why,
+              "; killing it (it would serve the table before)");
+    worker.ended_by_master = ending::killed;
+    ::kill(worker.pid, SIGKILL);
 }
 
 void fleet::drained(const worker_process& worker, const ended_child& ended) {

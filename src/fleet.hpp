@@ -170,7 +170,7 @@ private:
     std::vector<planned_route> committed_table() const REQUIRES(mutex_);
     outcome<std::vector<planned_route>> seal_table(const std::vector<route_spec>& specs, const resolver& paths)
         REQUIRES(mutex_);
-    // Installs TABLE in every serving worker as one transaction; the
+    // Installs TABLE in every serving worker (and every draining one) as one transaction; the
     // answer holds what the first worker loaded, per route.
     outcome<std::vector<prepared_route>> transact(const std::vector<planned_route>& table) REQUIRES(mutex_);
     // Starts the worker of SLOT and installs the committed table in it.
@@ -213,6 +213,18 @@ private:
     void replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading)
         REQUIRES(mutex_);
     std::optional<unsigned> free_board_slot() const REQUIRES(mutex_);
+    // A recycled worker still serves the requests already sent on its
+    // connections (nginx's kept-alive ones too): it takes part in every
+    // transaction while it drains, so that none of them runs on a table
+    // that is no longer committed. Its failures fail nothing: a draining
+    // worker that cannot load what the others commit is killed; one that
+    // ended meanwhile is left out.
+    std::vector<worker_process*> send_to_draining(std::uint64_t transaction, const std::vector<planned_route>& table)
+        REQUIRES(mutex_);
+    void await_draining(const std::vector<worker_process*>& asked, std::uint64_t transaction, std::size_t routes,
+                        channel::clock::time_point deadline, std::vector<worker_process*>& prepared)
+        REQUIRES(mutex_);
+    void kill_draining(worker_process& worker, const std::string& why) REQUIRES(mutex_);
     // A recycled worker ended (drained, or not).
     void drained(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
     // Sets every route's gate cap on the scoreboard from limits_.

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import unittest
 
 import fcgi_client
@@ -181,6 +182,67 @@ class Recycle(harness.TestCase):
         # The recycled ones drained and exited 0.
         harness.wait_for(lambda: self.server.log().count("recycled worker drained") >= 3, what="the drains")
         self.assertNotIn("recycled worker ended", self.server.log())
+
+    def test_reloads_while_workers_are_recycled_end_on_the_committed_table(self):
+        # Reloads on the admin socket (a thread of its own) race the master's recycling: a replacement
+        # that starts while a reload commits must serve what was committed, never the table before.
+        self.module(example_module("pluggable"), "pluggable")
+        control = "unix:" + os.path.join(self.dir, "admin.sock")
+        self.start("/p=pluggable", extra=("--max-lifetime", "1", "--admin-listen", control))
+        admin = {"Authorization": "Bearer " + harness.TOKEN}
+        versions = [("2", test_module("pluggable_v2"), "Second version of code"),
+                    ("3", test_module("pluggable_v3"), "Third version of code")]
+        reloads = 0
+        deadline = time.monotonic() + 60
+        while reloads < 6 or len(self.recycled("max-lifetime")) < 4:
+            self.assertLess(time.monotonic(), deadline, "too few recycles while reloading")
+            version, source, text = versions[reloads % 2]
+            self.module(source, "pluggable")
+            answer = fcgi_client.request(control, "/-/reload", method="POST", query="route=/p", headers=admin)
+            self.assertEqual(answer.status, 200, answer.text)
+            self.assertEqual(json.loads(answer.text)["new"]["version"], version)
+            reloads += 1
+            for _ in range(10):  # straight to the socket, a new connection each: any worker may take it
+                got = fcgi_client.request(self.server.address, "/p")
+                self.assertEqual((got.status, got.text), (200, text), f"after reload {reloads}")
+        self.assertNotIn("crash route=", self.server.log())
+
+    def test_a_draining_worker_serves_what_a_reload_committed_meanwhile(self):
+        # nginx keeps sending on the connections it holds to a recycled worker until that one closes
+        # them; a reload committed meanwhile must reach it too.
+        self.module(example_module("pluggable"), "pluggable")
+        self.module(test_module("nap"), "nap")
+        self.start("/p=pluggable", "/slow=nap", workers=1, config="")
+        kept = fcgi_client.connect(self.server.address)
+        self.addCleanup(kept.close)
+
+        def on_kept(path):
+            kept.sendall(fcgi_client.encode_request(fcgi_client.cgi_params(path), keep=True))
+            return fcgi_client.read_response(kept)
+
+        self.assertEqual(on_kept("/p").text, "First version of code")
+        old = self.wait_serving(1)[0]["pid"]
+        holder = fcgi_client.connect(self.server.address)  # keeps the old worker draining for 4 s
+        self.addCleanup(holder.close)
+        holder.sendall(fcgi_client.encode_request(fcgi_client.cgi_params("/slow", query="ms=4000")))
+        harness.wait_for(lambda: self.serving()[0]["busy_threads"] == 1, what="the nap")
+        with open(self.config, "w") as f:
+            f.write("max-requests = 1\n")
+        self.server.send(signal.SIGHUP)
+        harness.wait_for(lambda: any(w["state"] == "draining" and w["pid"] == old for w in self.status()["workers"]),
+                         what="the old worker to drain")
+        with open(self.config, "w") as f:  # the replacement stays
+            f.write("max-requests = 0\n")
+        self.server.send(signal.SIGHUP)
+        harness.wait_for(lambda: "max-requests=0 " in self.server.log(), what="recycling off")
+        self.module(test_module("pluggable_v2"), "pluggable")
+        status, body = self.http.admin("POST", "reload?route=/p")
+        self.assertEqual(status, 200, body)
+        self.assertIn(old, [w["pid"] for w in self.status()["workers"] if w["state"] == "draining"])
+        self.assertEqual(on_kept("/p").text, "Second version of code")  # served by the draining worker
+        self.assertEqual(fcgi_client.read_response(holder).text, "napped 4000ms")
+        harness.wait_for(lambda: f"recycled worker drained slot=0 pid={old} exited with status 0" in self.server.log(),
+                         what="the drain")
 
     def over_the_cap(self, workers):
         self.module(test_module("nap"), "nap")
