@@ -244,6 +244,23 @@ class Recycle(harness.TestCase):
         harness.wait_for(lambda: f"recycled worker drained slot=0 pid={old} exited with status 0" in self.server.log(),
                          what="the drain")
 
+    def test_status_says_why_the_worker_before_ended(self):
+        self.module(test_module("crasher"), "crasher")
+        self.start("/crash=crasher", extra=("--auto-rollback", "off"))
+        for query, status, end in [("segv", 500, {"reason": "crash", "detail": "SIGSEGV"}),
+                                   ("exit", 502, {"reason": "exit", "detail": "status 3"})]:
+            before = {w["pid"] for w in self.wait_serving().values()}
+            self.assertEqual(self.get_once("/crash?" + query)[0], status)
+            after = harness.wait_for(lambda: before != {w["pid"] for w in self.wait_serving().values()} and
+                                     self.serving(), what="the replacement")
+            replaced = [w for w in after.values() if w["pid"] not in before]
+            # nginx tries /crash?exit (no answer at all) a second time, on the other worker.
+            self.assertTrue(replaced)
+            self.assertEqual([w["previous_end"] for w in replaced], [end] * len(replaced))
+        for worker in self.status()["workers"]:
+            self.assertGreaterEqual(worker["age_s"], 0)
+            self.assertGreater(worker["rss_bytes"], 1 << 20)
+
     def over_the_cap(self, workers):
         self.module(test_module("nap"), "nap")
         self.module(example_module("hello"), "hello")
