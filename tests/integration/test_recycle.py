@@ -298,11 +298,12 @@ class Recycle(harness.TestCase):
 
         holders = harness.ClientThreads([hold] * 2)
         harness.wait_for(lambda: sum(w["busy_threads"] for w in self.status()["workers"]) == 2, what="two naps")
-        for worker in self.status()["workers"]:
-            if worker["busy_threads"]:
-                os.kill(worker["pid"], signal.SIGKILL)
+        killed = {w["pid"] for w in self.status()["workers"] if w["busy_threads"]}
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
         holders.join()
-        self.wait_serving()
+        harness.wait_for(lambda: not killed & {w["pid"] for w in self.wait_serving().values()},
+                         what="the killed workers' replacements")
         both = harness.ClientThreads([lambda: self.assertEqual(self.get_once("/slow?ms=500")[:2],
                                                                (200, "napped 500ms"))] * 2)
         both.join()
