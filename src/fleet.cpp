@@ -656,10 +656,7 @@ void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const a
     const channel* admin = nullptr;
     {
         lock_guard lock(mutex_);
-        for (const auto& worker : workers_)
-            if (worker.slot == slot && worker.admin) admin = &*worker.admin;
-        for (const auto& worker : retiring_)
-            if (worker.slot == slot && worker.admin) admin = &*worker.admin;
+        if (auto* worker = in_board_slot(slot); worker && worker->admin) admin = &*worker->admin;
     }
     if (!admin) return;
     auto message = admin->receive(0ms);
@@ -906,6 +903,14 @@ void fleet::publish_caps() {
                                 [&](const auto& each) { return each.first == route.spec.pattern; });
         board_.gate(route.slot).set_cap(cap == limits_.max_in_flight.end() ? 0 : cap->second);
     }
+}
+
+fleet::worker_process* fleet::in_board_slot(unsigned slot) {
+    for (auto& worker : workers_)
+        if (worker.slot == slot) return &worker;
+    for (auto& worker : retiring_)
+        if (worker.slot == slot) return &worker;
+    return nullptr;
 }
 
 std::optional<unsigned> fleet::free_board_slot() const {

@@ -213,6 +213,8 @@ private:
     void replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading)
         REQUIRES(mutex_);
     std::optional<unsigned> free_board_slot() const REQUIRES(mutex_);
+    // The worker (serving, or draining) in scoreboard slot SLOT; null when none.
+    worker_process* in_board_slot(unsigned slot) REQUIRES(mutex_);
     // A recycled worker still serves the requests already sent on its
     // connections (nginx's kept-alive ones too): it takes part in every
     // transaction while it drains, so that none of them runs on a table
