@@ -204,7 +204,7 @@ int run_worker(unsigned slot) {
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
     FCGX_Init();
-    listener socket{unique_fd(listen_fd), "the master's socket (fd 3)", std::nullopt, true};
+    listener socket{unique_fd(listen_fd), "the master's socket (fd 3) in worker slot " + std::to_string(slot), std::nullopt, true};
     server workers(
         std::move(socket), settings->threads,
         [&requests, &served = counters.worker(slot).requests](fcgi_request& call) {
