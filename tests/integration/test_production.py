@@ -319,6 +319,34 @@ class ContainerDefaults(harness.TestCase):
                               server.log())
                 self.assertEqual(server.stop(), 0)
 
+    def test_connections_above_descriptor_1024_are_served(self):
+        # With the limit raised, connections get descriptors above FD_SETSIZE:
+        # libfcgi must never select() on them (its close path once did).
+        self.module(example_module("hello"), "hello")
+        server = self.replugd(["--workers", "0", "--module-path", self.modules, "--route", "/hello=hello"],
+                              preexec_fn=limit_descriptors(1024, 2048))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this test's own 1100 sockets
+        if soft < 2048 <= hard or hard == resource.RLIM_INFINITY:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        held = []
+        self.addCleanup(lambda: [sock.close() for sock in held])
+        for _ in range(1100):
+            held.append(fcgi_client.connect(server.address, timeout=20))
+        wait_for(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) > 1100, timeout=30,
+                 what="replugd to accept every connection")
+        for keep, connections in ((False, held[-20:]), (True, held[-40:-20])):
+            for sock in connections:
+                sock.sendall(fcgi_client.encode_request(fcgi_client.cgi_params("/hello"), keep=keep))
+                response = fcgi_client.read_response(sock)
+                self.assertIsNotNone(response)
+                self.assertEqual(response.text, "Hello from replug: GET /hello\n")
+        for sock in held:
+            sock.close()
+        self.assertEqual(server.request("/hello").status, 200)
+        self.assertTrue(server.running())
+        self.assertEqual(server.stop(), 0)
+
     def test_a_single_process_takes_threads_from_the_cpus(self):
         server = self.replugd(["--workers", "0"])
         status = json.loads(server.admin("GET", "status").text)
