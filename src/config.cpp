@@ -171,10 +171,18 @@ outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
 }
 
 unsigned available_cpus() {
-    std::ifstream limit("/sys/fs/cgroup/cpu.max");  // cgroup v2; absent: no quota known
+    unsigned cores = std::thread::hardware_concurrency();
     std::string line;
-    std::getline(limit, line);
-    return cpus_allowed(line, std::thread::hardware_concurrency());
+    if (std::ifstream limit("/sys/fs/cgroup/cpu.max"); std::getline(limit, line))  // cgroup v2
+        return cpus_allowed(line, cores);
+    // cgroup v1 (Docker on older hosts): the same two numbers in two files; quota -1: none.
+    for (const char* directory : {"/sys/fs/cgroup/cpu/", "/sys/fs/cgroup/cpu,cpuacct/"}) {
+        std::ifstream quota(std::string(directory) + "cpu.cfs_quota_us");
+        std::ifstream period(std::string(directory) + "cpu.cfs_period_us");
+        std::string quota_text, period_text;
+        if (quota >> quota_text && period >> period_text) return cpus_allowed(quota_text + " " + period_text, cores);
+    }
+    return cpus_allowed("", cores);
 }
 
 std::string usage() {

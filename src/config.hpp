@@ -70,7 +70,7 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 outcome<route_spec> parse_route(std::string_view text);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
-// (containers), else the cores.
+// (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.
 unsigned available_cpus();
 
 // The --help text.

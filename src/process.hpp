@@ -34,7 +34,7 @@ process_usage read_process_usage(pid_t pid);
 
 // The number of CPUs a cgroup v2 cpu.max line allows ("QUOTA PERIOD" in
 // microseconds, rounded up), at most CORES and at least 1; CORES when the
-// line says "max" (no quota) or cannot be read.
+// line says "max" (no quota), or "-1" (cgroup v1's way), or cannot be read.
 unsigned cpus_allowed(std::string_view cpu_max, unsigned cores);
 
 }  // namespace replug

@@ -21,6 +21,8 @@ BOOST_AUTO_TEST_CASE(cpus_from_a_cgroup_quota) {
     BOOST_TEST(replug::cpus_allowed("garbage", 4) == 4u);
     BOOST_TEST(replug::cpus_allowed("100000 0", 4) == 4u);
     BOOST_TEST(replug::cpus_allowed("max 100000", 0) == 1u);
+    BOOST_TEST(replug::cpus_allowed("-1 100000", 4) == 4u);         // cgroup v1: no quota
+    BOOST_TEST(replug::cpus_allowed("300000 100000", 4) == 3u);     // cgroup v1's two files, joined
 }
 
 BOOST_AUTO_TEST_CASE(usage_of_this_process) {
