@@ -45,7 +45,7 @@ struct config {
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
     unsigned workers = 2;  // 0: a single process
-    unsigned threads = 2;  // per worker process
+    unsigned threads = 2;  // per worker process (with no workers, the CPUs by default)
     rollback_policy auto_rollback;
     recycle_limits recycle;  // worker processes only
     // --max-in-flight PATH=N: at most N requests in PATH's handler at once,
@@ -59,6 +59,7 @@ struct config {
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
+    std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
     bool watch = false;
     bool check = false;
     bool help = false;
@@ -79,7 +80,7 @@ outcome<std::pair<std::string, unsigned>> parse_in_flight_cap(std::string_view t
                                                               const std::vector<route_spec>& routes);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
-// (containers), else the cores.
+// (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.
 unsigned available_cpus();
 
 // The --help text.
