@@ -87,7 +87,8 @@ public:
 
 class single_process final : public serving_mode {
 public:
-    explicit single_process(replug::logger& log) : log_(log), modules_(log), registry_(modules_, log) {}
+    single_process(replug::logger& log, std::uint64_t max_body)
+        : log_(log), modules_(log), registry_(modules_, log), requests_(&registry_, log_, max_body) {}
 
     replug::route_control& routes() override { return registry_; }
     replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
@@ -120,7 +121,7 @@ private:
     replug::logger& log_;
     replug::loader modules_;
     replug::registry registry_;
-    replug::dispatcher requests_{&registry_, log_};
+    replug::dispatcher requests_;
     std::optional<replug::server> server_;
 };
 
@@ -134,7 +135,8 @@ public:
         socket_ = std::move(socket);
         replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
                                               {0, settings.threads, settings.level, settings.drain_timeout,
-                                               settings.admin_token_file ? settings.admin_prefix : ""},
+                                               settings.admin_token_file ? settings.admin_prefix : "",
+                                               settings.max_body},
                                               settings.auto_rollback};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
         return fleet_->start(settings.routes, settings.module_path);
@@ -237,7 +239,7 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<serving_mode> mode;
     if (settings.workers == 0) {
-        mode = std::make_unique<single_process>(log);
+        mode = std::make_unique<single_process>(log, settings.max_body);
     } else {
         auto board = replug::scoreboard::create(settings.workers, settings.threads);
         if (!board) {

@@ -88,11 +88,18 @@ public:
     // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
     std::int64_t unavailable_for() const;
 
+    // What a handler threw, read while the version was still pinned (the
+    // exception object may live in the module's code).
+    struct exception_text {
+        std::string what;
+        // A replug::bad_request: the client's fault, answered 400 and not
+        // counted as the route's error.
+        bool bad_request = false;
+    };
     // Calls the pinned handler. When it throws, the route counts an error
-    // and the exception's text comes back (read while the version is still
-    // pinned: the exception object may live in the module's code); the
-    // caller answers 500.
-    std::optional<std::string> call(request& req, response& res);
+    // (but for bad_request) and the exception's text comes back; the caller
+    // answers 500 (400).
+    std::optional<exception_text> call(request& req, response& res);
 
 private:
     friend class registry;

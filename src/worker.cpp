@@ -196,7 +196,7 @@ int run_worker(unsigned slot) {
         if (!session.answer_next(30s)) return fail("the master went away before the first table");
 
     admin_forwarder forward(admin);
-    dispatcher requests(&routes, log);
+    dispatcher requests(&routes, log, settings->max_body);
     if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
