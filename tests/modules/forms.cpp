@@ -95,7 +95,10 @@ static void swallows(replug::request& req, replug::response& res) {
 }
 
 // Reads the body itself (ABI 1's call), and says how long it was.
-static void body_length(replug::request& req, replug::response& res) { res << "body " << req.body().size() << "\n"; }
+static void body_length(replug::request& req, replug::response& res) {
+    auto length = req.body().size();  // before anything is written: a body over --max-body throws
+    res << "body " << length << "\n";
+}
 
 REPLUG_HANDLER(serve)
 REPLUG_HANDLER(refuses)
