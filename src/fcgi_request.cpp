@@ -3,7 +3,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "cookie_header.hpp"
 #include "form.hpp"
 #include "multipart.hpp"
 #include "text.hpp"
@@ -153,12 +152,9 @@ std::string_view fcgi_request::arg_at(std::string_view name, std::size_t index) 
 }
 
 std::string_view fcgi_request::cookie(std::string_view name) {
-    if (!cookies_) {
-        cookies_.emplace();
-        for (const auto& pair : parse_cookie_header(header("Cookie"))) cookies_->emplace_back(pair.name, pair.value);
-    }
-    for (const auto& [candidate, value] : *cookies_)
-        if (candidate == name) return value;
+    if (!cookies_) cookies_ = parse_cookie_header(header("Cookie"));
+    for (const auto& pair : *cookies_)
+        if (pair.name == name) return pair.value;
     return {};
 }
 

@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
+#include "cookie_header.hpp"
 #include "replug/module.hpp"
 
 namespace replug {
@@ -107,7 +107,7 @@ private:
     bool arguments_decoded_ = false;
     std::vector<argument> arguments_;
     std::vector<uploaded_file> uploads_;
-    std::optional<std::vector<std::pair<std::string_view, std::string_view>>> cookies_;
+    std::optional<std::vector<cookie_pair>> cookies_;  // views into the Cookie param
     int status_ = 200;
     std::string headers_;
     bool has_content_type_ = false;

@@ -185,7 +185,10 @@ outcome<std::vector<multipart_part>> parse_multipart(std::string_view body, std:
     if (body.starts_with(dash_boundary)) current = classify(body, 0, dash_boundary);
     if (current.kind == delimiter_kind::none) {
         auto first = next_delimiter(body, 0, dash_boundary);
-        if (!first) return bad("the boundary does not appear in the body (a wrong boundary?)");
+        if (!first)
+            return bad(body.find(dash_boundary + "\n") != std::string_view::npos
+                           ? "its lines end in LF alone (RFC 2046 requires CRLF)"
+                           : "the boundary does not appear in the body (a wrong boundary?)");
         current = first->end;
     }
     std::vector<multipart_part> parts;

@@ -10,8 +10,10 @@
 // a part without Content-Disposition: form-data and a name; a part whose
 // data is not followed by a delimiter (truncated); no final delimiter
 // "--BOUNDARY--"; more parts than the limit. Lines end in CRLF, as
-// RFC 2046 requires and browsers and curl send; the preamble before the
-// first delimiter and the epilogue after the last are ignored.
+// RFC 2046 requires and browsers and curl send, and part headers are not
+// folded (Python's email package takes LF alone and folding: both are
+// refused here). The preamble before the first delimiter and the epilogue
+// after the last are ignored.
 //
 // Parameter values may be tokens or quoted strings with backslash escapes
 // (as Python's email package reads them). filename* (RFC 2231 encoding) is

@@ -258,6 +258,22 @@ class Forms(harness.TestCase):
             self.assert_refused(answer[:2], 400, reason)
             self.assertIn(reason, answer[1])
 
+    def test_where_python_is_more_lenient_the_server_refuses(self):
+        # Bare LF line endings and folded part headers: the email package
+        # reads both; RFC 2046 requires CRLF and RFC 7578 has no folding, and
+        # no browser or curl sends either, so they are refused with a reason.
+        client = self.http()
+        lf_only = b'--XyZ\nContent-Disposition: form-data; name="a"\n\n1\n--XyZ--\n'
+        self.assertEqual(python_multipart(b"multipart/form-data; boundary=XyZ", lf_only), ([(b"a", b"1")], []))
+        answer = client.request("POST", "/forms", body=lf_only,
+                                headers={"Content-Type": "multipart/form-data; boundary=XyZ", "X-Args": "61"})
+        self.assertEqual(answer[:2], (400, "Bad Request: multipart body: its lines end in LF alone (RFC 2046 requires CRLF)\n"))
+        folded = part([b"Content-Disposition: form-data;", b' name="a"'], b"1") + b"--XyZ--"
+        self.assertEqual(python_multipart(b"multipart/form-data; boundary=XyZ", folded), ([(b"a", b"1")], []))
+        answer = client.request("POST", "/forms", body=folded,
+                                headers={"Content-Type": "multipart/form-data; boundary=XyZ", "X-Args": "61"})
+        self.assertEqual(answer[0], 400, answer[1])
+
     def test_a_body_over_max_body_is_413_before_the_handler_runs(self):
         client = self.http()
         status, text, _ = client.request("POST", "/length", body=b"x" * (MAX_BODY + 1),

@@ -122,6 +122,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_boundary_is_refused) {
     BOOST_TEST(contains(parts.reason(), "does not appear"));
     BOOST_TEST(contains(reason_of(""), "does not appear"));
     BOOST_TEST(contains(reason_of("--XyZx\r\n"), "does not appear"));
+    BOOST_TEST(contains(reason_of("--XyZ\nContent-Disposition: form-data; name=a\n\n1\n--XyZ--\n"), "LF alone"));
 }
 
 BOOST_AUTO_TEST_CASE(truncated_bodies_are_refused_wherever_they_stop) {
