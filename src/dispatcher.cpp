@@ -28,6 +28,8 @@ void dispatcher::serve(fcgi_request& call) const {
         }
     }
     call.limit_body(max_body_);
+    for (const auto& [exact, handler] : exact_)
+        if (path == exact) return handler(call);
     for (const auto& [prefix, handler] : mounts_)
         if (path.starts_with(prefix)) return handler(call);
     auto pin = routes_ ? routes_->pin(path) : std::nullopt;
