@@ -87,6 +87,9 @@ po::options_description describe_options() {
         ("pid-file", po::value<std::string>()->value_name("FILE"), "written at start, removed at exit")
         ("log-level", po::value<std::string>()->value_name("L")->default_value("info"),
          "error, warn, info or debug")
+        ("max-body", po::value<std::string>()->value_name("BYTES")->default_value("16M"),
+         "the largest request body served: bytes, or with K, M or G (1K = 1024); a larger one is "
+         "answered 413 before the handler runs (read at start)")
         ("drain-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
          "on SIGTERM, how long in-flight requests may run before the server exits anyway")
         ("shutdown-delay", po::value<double>()->value_name("SECONDS")->default_value(0),
@@ -194,6 +197,25 @@ outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
     if (numbers.size() != 3) return bad;
     return rollback_policy{true, static_cast<unsigned>(numbers[0]), std::chrono::seconds(numbers[1]),
                            std::chrono::seconds(numbers[2])};
+}
+
+outcome<std::uint64_t> parse_byte_size(std::string_view text) {
+    auto bad = failure{"--max-body: expected bytes or a size like 512K, 16M or 1G (at most 64G), got '" +
+                           std::string(text) + "'",
+                       failure_kind::bad_input};
+    std::uint64_t unit = 1;
+    if (!text.empty()) {
+        switch (ascii_upper(text.back())) {
+            case 'K': unit = 1ull << 10; break;
+            case 'M': unit = 1ull << 20; break;
+            case 'G': unit = 1ull << 30; break;
+            default: break;
+        }
+        if (unit != 1) text.remove_suffix(1);
+    }
+    auto number = text.size() <= 12 ? parse_decimal(text) : std::nullopt;
+    if (!number || *number > (64ull << 30) / unit) return bad;
+    return *number * unit;
 }
 
 unsigned available_cpus() {
@@ -372,6 +394,10 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto level = parse_log_level(values["log-level"].as<std::string>());
     if (!level) return bad(origin("log-level") + "--log-level: expected error, warn, info or debug");
     result.level = *level;
+
+    auto max_body = parse_byte_size(values["max-body"].as<std::string>());
+    if (!max_body) return bad(origin("max-body") + max_body.reason());
+    result.max_body = *max_body;
 
     double drain = values["drain-timeout"].as<double>();
     if (!(drain >= 0 && drain <= 86400))

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -38,6 +39,12 @@ struct rollback_policy {
 // Parses --auto-rollback: "CRASHES:WINDOW:GRACE" (counts and seconds) or "off".
 outcome<rollback_policy> parse_rollback_policy(std::string_view text);
 
+// --max-body's default: nginx's client_max_body_size in the shipped site.
+inline constexpr std::uint64_t default_max_body = 16 << 20;
+
+// Parses --max-body: bytes, or a number with K, M or G (binary: 1K = 1024).
+outcome<std::uint64_t> parse_byte_size(std::string_view text);
+
 struct config {
     std::optional<std::filesystem::path> config_file;
     std::string listen;  // empty: use an inherited socket
@@ -60,6 +67,7 @@ struct config {
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
     std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
+    std::uint64_t max_body = default_max_body;
     bool watch = false;
     bool check = false;
     bool help = false;

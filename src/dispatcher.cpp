@@ -5,6 +5,7 @@
 #include "last_gasp.hpp"
 #include "router.hpp"
 #include "scoreboard.hpp"
+#include "text.hpp"
 
 namespace replug {
 
@@ -25,6 +26,19 @@ void dispatcher::serve(fcgi_request& call) const {
         log_.warn("bad request: unusable path \"", printable(path), "\"");
         return call.fail(400, "Bad Request");
     }
+    if (auto length = call.param("CONTENT_LENGTH"); !length.empty()) {
+        auto bytes = parse_decimal(length);  // nullopt: not digits, or past 2^64
+        if (!bytes && length.find_first_not_of("0123456789") != std::string_view::npos) {
+            log_.warn("bad request: unusable CONTENT_LENGTH \"", printable(length, 32), "\" path=", printable(path));
+            return call.fail(400, "Bad Request");
+        }
+        if (!bytes || *bytes > max_body_) {
+            log_.warn("request refused status=413 path=", printable(path), " content_length=", printable(length, 32),
+                      " max_body=", max_body_);
+            return call.fail(413, "Content Too Large: the request body is larger than the server's --max-body");
+        }
+    }
+    call.limit_body(max_body_);
     for (const auto& [exact, handler] : exact_)
         if (path == exact) return handler(call);
     for (const auto& [prefix, handler] : mounts_)
@@ -36,7 +50,7 @@ void dispatcher::serve(fcgi_request& call) const {
         call.header("Retry-After", std::to_string(wait));
         return call.write("Service Unavailable: this route's handler keeps crashing\n");
     }
-    std::optional<std::string> what;
+    std::optional<route_pin::exception_text> thrown;
     if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
         last_gasp_request crash_answer(call);
         // Inside the gate only between begin() and end(): a worker that dies
@@ -46,19 +60,28 @@ void dispatcher::serve(fcgi_request& call) const {
             slot->end();
             return refuse_over_cap(call);
         }
-        what = pin->call(call, call);
+        thrown = pin->call(call, call);
         pin->leave_gate();
         slot->end();
     } else {
         if (!pin->enter_gate()) return refuse_over_cap(call);
-        what = pin->call(call, call);
+        thrown = pin->call(call, call);
         pin->leave_gate();
     }
-    if (what) {
-        const auto& version = pin->version();
+    const auto& version = pin->version();
+    // The server's own refusal first: it stands even when the handler caught it.
+    auto refused = call.rejection();
+    if (!refused && thrown && thrown->bad_request) refused = fcgi_request::rejection_reason{400, thrown->what};
+    if (refused) {
+        log_.warn("request refused status=", refused->status, " route=", printable(path),
+                  " module=", version.origin().module, " version=", version.version(), " reason=\"",
+                  printable(refused->reason, 1024), "\"");
+        call.fail(refused->status, std::string(refused->status == 413 ? "Content Too Large: " : "Bad Request: ") +
+                                       printable(refused->reason, 512));
+    } else if (thrown) {
         log_.error("handler threw route=", printable(path), " module=", version.origin().module,
                    " version=", version.version(), " generation=", version.generation(), " what=\"",
-                   printable(*what, 1024), "\"");
+                   printable(thrown->what, 1024), "\"");
         call.fail(500, "Internal Server Error");
     }
 }

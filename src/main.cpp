@@ -94,7 +94,8 @@ public:
 
 class single_process final : public serving_mode {
 public:
-    explicit single_process(replug::logger& log) : log_(log), modules_(log), registry_(modules_, log) {}
+    single_process(replug::logger& log, std::uint64_t max_body)
+        : log_(log), modules_(log), registry_(modules_, log), requests_(&registry_, log_, max_body) {}
 
     replug::route_control& routes() override { return registry_; }
     replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
@@ -137,7 +138,7 @@ private:
     replug::registry registry_;
     std::atomic<std::uint32_t> stopping_{0};
     std::optional<replug::probes> probes_;  // mounted in requests_, which the server's threads use
-    replug::dispatcher requests_{&registry_, log_};
+    replug::dispatcher requests_;
     std::optional<replug::server> server_;
     bool serving_ = false;
 };
@@ -153,7 +154,7 @@ public:
         replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
                                               {0, settings.threads, settings.level, settings.drain_timeout,
                                                settings.admin_token_file ? settings.admin_prefix : "",
-                                               settings.admin_prefix},
+                                               settings.admin_prefix, settings.max_body},
                                               settings.auto_rollback,
                                               {settings.recycle, settings.max_in_flight}};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
@@ -260,7 +261,7 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<serving_mode> mode;
     if (settings.workers == 0) {
-        mode = std::make_unique<single_process>(log);
+        mode = std::make_unique<single_process>(log, settings.max_body);
     } else {
         // As many spare slots as workers: a recycled worker drains in its slot while its replacement serves.
         auto board = replug::scoreboard::create(settings.workers * 2, settings.threads);

@@ -61,16 +61,18 @@ std::int64_t route_pin::unavailable_for() const {
     return until > now ? until - now : 0;
 }
 
-std::optional<std::string> route_pin::call(request& req, response& res) {
+std::optional<route_pin::exception_text> route_pin::call(request& req, response& res) {
     try {
         version_->handler()(req, res);
         return std::nullopt;
+    } catch (const bad_request& error) {
+        return exception_text{error.what(), true};
     } catch (const std::exception& error) {
         route_->counters_.failed();
-        return std::string(error.what());
+        return exception_text{error.what()};
     } catch (...) {
         route_->counters_.failed();
-        return std::string("non-standard exception");
+        return exception_text{"non-standard exception"};
     }
 }
 

@@ -100,11 +100,18 @@ public:
     bool enter_gate();
     void leave_gate();
 
+    // What a handler threw, read while the version was still pinned (the
+    // exception object may live in the module's code).
+    struct exception_text {
+        std::string what;
+        // A replug::bad_request: the client's fault, answered 400 and not
+        // counted as the route's error.
+        bool bad_request = false;
+    };
     // Calls the pinned handler. When it throws, the route counts an error
-    // and the exception's text comes back (read while the version is still
-    // pinned: the exception object may live in the module's code); the
-    // caller answers 500.
-    std::optional<std::string> call(request& req, response& res);
+    // (but for bad_request) and the exception's text comes back; the caller
+    // answers 500 (400).
+    std::optional<exception_text> call(request& req, response& res);
 
 private:
     friend class registry;

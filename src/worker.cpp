@@ -200,7 +200,7 @@ int run_worker(unsigned slot) {
         if (!session.answer_next(30s)) return fail("the master went away before the first table");
 
     admin_forwarder forward(admin);
-    dispatcher requests(&routes, log);
+    dispatcher requests(&routes, log, settings->max_body);
     probes health(settings->probe_prefix, counters.stopping());  // answered here, never forwarded
     health.mount(requests);
     if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path

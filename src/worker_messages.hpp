@@ -2,7 +2,7 @@
 // channel.hpp), as fields: each message starts with its name.
 //
 // Control channel (the master asks, the worker answers):
-//   start SLOT THREADS LOG_LEVEL DRAIN_MS ADMIN_PREFIX         (no answer)
+//   start SLOT THREADS LOG_LEVEL DRAIN_MS ADMIN_PREFIX PROBE_PREFIX MAX_BODY (no answer)
 //   load TXID N [route fields x N] + N memfds  -> prepared TXID [VERSION LOAD_MS] x N
 //                                               | refused TXID REASON
 //   commit TXID                                -> committed TXID | refused TXID REASON
@@ -39,6 +39,7 @@ struct worker_settings {
     std::chrono::milliseconds drain_timeout{10000};
     std::string admin_prefix = "/-/";  // empty: admin is off
     std::string probe_prefix = "/-/";  // where ready and live answer, admin on or off
+    std::uint64_t max_body = default_max_body;
 };
 
 fields encode_start(const worker_settings& settings);

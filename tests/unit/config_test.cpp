@@ -215,6 +215,21 @@ BOOST_AUTO_TEST_CASE(a_bad_value_in_the_file_names_its_line) {
     BOOST_TEST(contains(why, "threads"), why);
 }
 
+BOOST_AUTO_TEST_CASE(max_body_takes_bytes_or_a_binary_suffix) {
+    BOOST_TEST(parsed({}).max_body == 16u << 20);
+    BOOST_TEST(parsed({"--max-body", "0"}).max_body == 0u);
+    BOOST_TEST(parsed({"--max-body", "1000"}).max_body == 1000u);
+    BOOST_TEST(parsed({"--max-body", "64k"}).max_body == 64u << 10);
+    BOOST_TEST(parsed({"--max-body", "100M"}).max_body == 100u << 20);
+    BOOST_TEST(parsed({"--max-body", "64G"}).max_body == 64ull << 30);
+    write("max-body = 2M\n");
+    BOOST_TEST(parsed({"--config", file.string()}).max_body == 2u << 20);
+    write("\nmax-body = 2 MB\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "--max-body"), why);
+}
+
 BOOST_AUTO_TEST_CASE(unreadable_config_file) {
     std::string missing = (directory / "missing.conf").string();
     std::string why = refused({"--config", missing});
@@ -242,6 +257,13 @@ BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
              {{"--listen", ""}, "--listen"},
              {{"--module-path", ""}, "--module-path"},
              {{"--listen", ":1", "--listen", ":2"}, "listen"},
+             {{"--max-body", ""}, "--max-body"},
+             {{"--max-body", "lots"}, "--max-body"},
+             {{"--max-body", "-1"}, "--max-body"},
+             {{"--max-body", "16MB"}, "--max-body"},
+             {{"--max-body", "65G"}, "--max-body"},
+             {{"--max-body", "K"}, "--max-body"},
+             {{"--max-body", "99999999999999999999"}, "--max-body"},
          }) {
         std::string why = refused(args);
         BOOST_TEST(contains(why, mentions), "expected '" << mentions << "' in: " << why);
