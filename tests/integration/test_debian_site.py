@@ -122,7 +122,8 @@ class DebianDefaultSite(harness.TestCase):
         # The names the site claims reach replugd, over IPv4 and IPv6 (curl
         # tries localhost's ::1 first, where the default site listens too).
         for host, address in [("localhost", "127.0.0.1"), ("localhost", "::1"), (f"127.0.0.1:{port}", "127.0.0.1")]:
-            self.assertEqual(get(port, host, "/hello", address), (200, "Hello from replug: GET /hello\n"), (host, address))
+            self.assertEqual(get(port, host, "/hello", address), (200, "Hello from replug: GET /hello\n"),
+                             (host, address))
         # Every other name is still the default site's: it is there, and served.
         status, body = get(port, "www.example.net", "/hello")
         self.assertEqual(status, 404)

@@ -121,7 +121,8 @@ class Watch(harness.TestCase):
         def publish(stamp, module):
             data = os.path.join(volume, "..2026_11_30_13_00_0" + stamp + ".000000001")
             self.module(module, "pluggable", directory=data)
-            old = os.path.realpath(os.path.join(volume, "..data")) if os.path.lexists(os.path.join(volume, "..data")) else None
+            current = os.path.join(volume, "..data")
+            old = os.path.realpath(current) if os.path.lexists(current) else None
             os.symlink(os.path.basename(data), os.path.join(volume, "..data_tmp"))
             os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
             if old:
