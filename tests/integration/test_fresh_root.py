@@ -7,9 +7,10 @@ of the README's second command (`packaging/install-deps test`) exists in
 that root (apt-get --simulate). Needs root and Debian's archive; every
 mount and process lives in namespaces of its own (fresh_root.sh)."""
 
+import ctypes
 import os
 import re
-import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,13 @@ from harness import SOURCE_ROOT, free_port
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fresh_root.sh")
 # Downloads, an unpacked system and a full build; the meson timeout is above this.
 TIMEOUT = 1500
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """In the child, before exec: SIGKILL when this process dies (a meson
+    timeout kills it), which ends the namespaces and all in them."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def mounts_under(path):
@@ -44,7 +52,8 @@ class FreshRoot(unittest.TestCase):
             result = subprocess.run(
                 ["nice", "-n", "10", "unshare", "--mount", "--pid", "--fork", "--kill-child", "--",
                  "bash", SCRIPT, root, os.path.abspath(SOURCE_ROOT), str(free_port())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT,
+                preexec_fn=die_with_parent)
             output = result.stdout.decode("utf-8", "replace")
             print(f"\nfresh root: {time.monotonic() - started:.0f} s in all")
             print("\n".join(line for line in output.splitlines() if line.startswith("fresh-root: ")))
