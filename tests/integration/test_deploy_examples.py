@@ -10,6 +10,7 @@ loopback, as the kubelet's are."""
 
 import fnmatch
 import http.client
+import json
 import os
 import re
 import shlex
@@ -83,24 +84,26 @@ class Dockerfile(unittest.TestCase):
         self.assertIn(f"apt-get install -y --no-install-recommends {copy[0][1]}{pattern}", run)
         # What the entrypoint runs is what the package installs.
         installed = ["/" + line.strip() for line in read(os.path.join(DEBIAN, "replugd.install")).splitlines()]
-        entrypoint = eval(dict(instructions)["ENTRYPOINT"])  # a JSON list
+        entrypoint = json.loads(dict(instructions)["ENTRYPOINT"])
         self.assertIn(entrypoint[0], installed)
         self.assertIn(entrypoint[entrypoint.index("--config") + 1], installed)
 
     def test_the_user_is_the_one_the_package_and_the_deployment_expect(self):
         instructions = dockerfile()
         run = " ".join(args for op, args in instructions if op == "RUN")
-        uid = re.search(r"useradd --system --user-group --uid (\d+) .* replug\b", run)
-        self.assertTrue(uid)
-        self.assertEqual(dict(instructions)["USER"], f"{uid.group(1)}:{uid.group(1)}")
+        gid = re.search(r"groupadd --system --gid (\d+) replug\b", run)
+        uid = re.search(r"useradd --system --uid (\d+) --gid (\d+) .* replug\b", run)
+        self.assertTrue(gid and uid, run)
+        self.assertEqual(uid.group(2), gid.group(1))
+        self.assertEqual(dict(instructions)["USER"], f"{uid.group(1)}:{gid.group(1)}")
         # The postinst leaves an existing user replug alone.
         self.assertIn("! getent passwd replug", read(os.path.join(DEBIAN, "replugd.postinst")))
         security = container("replugd")["securityContext"]
-        self.assertEqual((security["runAsUser"], security["runAsGroup"]), (int(uid.group(1)), int(uid.group(1))))
+        self.assertEqual((security["runAsUser"], security["runAsGroup"]), (int(uid.group(1)), int(gid.group(1))))
 
     def test_its_command_is_one_replugd_takes(self):
         instructions = dict(dockerfile())
-        argv = eval(instructions["ENTRYPOINT"]) + eval(instructions["CMD"])
+        argv = json.loads(instructions["ENTRYPOINT"]) + json.loads(instructions["CMD"])
         self.assertEqual(option_value(argv, "--listen"), SOCKET)
         check_arguments(self, argv[1:])
 
@@ -109,7 +112,7 @@ class Deployment(unittest.TestCase):
     def test_the_replugd_arguments_are_options_replugd_takes(self):
         args = container("replugd")["args"]
         self.assertTrue(all(isinstance(a, str) for a in args), args)
-        entrypoint = eval(dict(dockerfile())["ENTRYPOINT"])
+        entrypoint = json.loads(dict(dockerfile())["ENTRYPOINT"])
         check_arguments(self, entrypoint[1:] + args)
 
     def test_probes_socket_and_shutdown_fit_together(self):
