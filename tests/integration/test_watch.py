@@ -110,6 +110,19 @@ class Watch(harness.TestCase):
         self.assertIn("watch: " + os.path.join(app, "current") + " changed; reloading route=/p", self.server.log())
         self.assertNotIn("refused", self.server.log())
 
+    def test_a_module_file_that_is_a_symlink_reloads_when_its_target_is_rebuilt(self):
+        # modules/pluggable.so -> ../builds/pluggable.so: the build writes
+        # the target in place, in a directory nobody named on the command line.
+        builds = os.path.join(self.dir, "builds")
+        self.module(example_module("pluggable"), "pluggable", directory=builds)
+        os.symlink("../builds/pluggable.so", os.path.join(self.modules, "pluggable.so"))
+        self.start()
+        self.assertEqual(self.body(), "First version of code")
+        harness.overwrite_in_place(test_module("pluggable_v2"), os.path.join(builds, "pluggable.so"))
+        harness.wait_for(lambda: self.body() == "Second version of code", what="the rebuilt target")
+        self.assertIn("watch: " + os.path.join(builds, "pluggable.so") + " changed; reloading route=/p",
+                      self.server.log())
+
     def test_a_configmap_volume_swapped_reloads(self):
         # What the kubelet does to a ConfigMap (or Secret) volume: the files are
         # symlinks NAME -> ..data/NAME, and an update writes a new timestamped
