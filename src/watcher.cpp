@@ -3,12 +3,15 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace replug {
 
@@ -19,6 +22,75 @@ constexpr std::uint64_t stop_value = 1u << 20;
 constexpr auto abandoned_write = std::chrono::seconds(2);
 constexpr std::uint32_t directory_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
                                            IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
+// What a candidate file's path goes through, followed component by component
+// as the kernel does (symlinks included, at most 40 of them).
+struct path_chain {
+    // The file the path names now, in real directories (no symlink on the way).
+    std::filesystem::path file;
+    // Names whose change changes what the path names: every symlink passed
+    // (`current -> releases/2`, a ConfigMap's `..data`, the file itself when
+    // it is a link), and the first directory on the way that does not exist.
+    // Each is in a real directory.
+    std::vector<std::filesystem::path> links;
+    // False when a directory on the way is missing (or the links loop): then
+    // FILE's directory does not exist either.
+    bool complete = true;
+};
+
+path_chain follow(const std::filesystem::path& candidate) {
+    path_chain chain;
+    std::error_code error;
+    auto absolute = std::filesystem::absolute(candidate, error);
+    if (error) absolute = candidate;
+    std::vector<std::string> ahead;  // the components still to follow, the next one last
+    for (const auto& part : absolute.relative_path()) ahead.insert(ahead.begin(), part.string());
+    std::filesystem::path at = "/";
+    int hops = 0;
+    while (!ahead.empty()) {
+        auto name = std::move(ahead.back());
+        ahead.pop_back();
+        if (name.empty() || name == ".") continue;
+        if (name == "..") {  // AT is real, so its parent is what ".." names
+            at = at.parent_path();
+            continue;
+        }
+        auto next = at / name;
+        struct stat info {};
+        bool exists = ::lstat(next.c_str(), &info) == 0;
+        bool link = exists && S_ISLNK(info.st_mode);
+        // A name on the way must be a directory or a link to follow; a loop ends it.
+        bool passable = exists && (ahead.empty() || link || S_ISDIR(info.st_mode)) && !(link && ++hops > 40);
+        if (!passable) {
+            if (ahead.empty()) {  // only the file itself is missing
+                chain.file = next;
+                return chain;
+            }
+            chain.links.push_back(next);
+            chain.complete = false;
+            for (; !ahead.empty(); ahead.pop_back()) next /= ahead.back();
+            chain.file = next;
+            return chain;
+        }
+        if (!link) {
+            at = next;
+            continue;
+        }
+        chain.links.push_back(next);
+        auto target = std::filesystem::read_symlink(next, error);
+        if (error) {
+            chain.complete = false;
+            chain.file = next;
+            return chain;
+        }
+        if (target.is_absolute()) at = "/";
+        std::vector<std::string> parts;
+        for (const auto& part : target.relative_path()) parts.push_back(part.string());
+        ahead.insert(ahead.end(), parts.rbegin(), parts.rend());
+    }
+    chain.file = at;
+    return chain;
+}
 
 }  // namespace
 
@@ -43,32 +115,37 @@ void watcher::refresh() {
 }
 
 void watcher::watch_directories() {
-    for (const auto& [descriptor, directory] : directories_) ::inotify_rm_watch(inotify_fd_.get(), descriptor);
-    directories_.clear();
     files_.clear();
+    links_.clear();
     std::set<std::filesystem::path> wanted;
     for (const auto& [pattern, candidates] : routes_.watch_list()) {
-        for (const auto& file : candidates) {
-            files_[file].insert(pattern);
-            // The file's directory, or, while it does not exist (NAME/ for
-            // NAME/index.so), the nearest existing one above it, so that its
-            // creation is seen.
-            auto directory = file.parent_path();
-            std::error_code error;
-            while (!std::filesystem::is_directory(directory, error) && directory != directory.parent_path())
-                directory = directory.parent_path();
-            wanted.insert(directory);
+        for (const auto& candidate : candidates) {
+            auto chain = follow(candidate);
+            files_[chain.file].insert(pattern);
+            if (chain.complete) wanted.insert(chain.file.parent_path());
+            for (const auto& link : chain.links) {
+                links_[link].insert(pattern);
+                wanted.insert(link.parent_path());
+            }
         }
     }
+    // Watches are added before the old ones go, so no event falls between.
+    // inotify gives one descriptor per inode: a directory already watched
+    // keeps its descriptor.
+    std::map<int, std::filesystem::path> watched;
     for (const auto& directory : wanted) {
         int descriptor = ::inotify_add_watch(inotify_fd_.get(), directory.c_str(), directory_events);
         if (descriptor < 0) {
             log_.warn("watch: cannot watch ", directory.string(), ": ", std::strerror(errno));
             continue;
         }
-        directories_[descriptor] = directory;
+        watched[descriptor] = directory;
     }
-    log_.debug("watch: ", directories_.size(), " directories for ", files_.size(), " candidate files");
+    for (const auto& [descriptor, directory] : directories_)
+        if (!watched.contains(descriptor)) ::inotify_rm_watch(inotify_fd_.get(), descriptor);
+    directories_ = std::move(watched);
+    log_.debug("watch: ", directories_.size(), " directories for ", files_.size(), " candidate files and ",
+               links_.size(), " links on the way");
 }
 
 void watcher::mark(const std::string& pattern, const std::filesystem::path& why) {
@@ -106,8 +183,18 @@ void watcher::handle_events() {
                         for (const auto& pattern : patterns) mark(pattern, file);
                 continue;
             }
+            constexpr std::uint32_t name_changes = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
+            if (auto link = links_.find(path); link != links_.end() && (event->mask & name_changes)) {
+                // A symlink on the way was repointed (`mv -T current.tmp
+                // current`, a ConfigMap's `..data`): the path names another
+                // file now; follow it anew and reload.
+                rewatch = true;
+                for (const auto& pattern : link->second) mark(pattern, path);
+            }
             auto file = files_.find(path);
             if (file == files_.end()) continue;
+            // The file may have come back as a symlink to another directory.
+            if (event->mask & name_changes) rewatch = true;
             if (event->mask & (IN_CREATE | IN_MODIFY)) writing_.try_emplace(path, clock::now());
             if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) writing_.erase(path);
             for (const auto& pattern : file->second) mark(pattern, path);

@@ -1,6 +1,8 @@
 // Watch mode (--watch): reloads a route when a file its module could resolve
 // to is written, renamed in, removed, or appears earlier in the search path.
-// inotify on the directories of every route's candidate files; a reload waits
+// inotify on the directories of every route's candidate files, and on the
+// directories of every symlink on their way (a release symlink repointed, a
+// Kubernetes ConfigMap's `..data` swapped); a reload waits
 // until the file is closed after writing and then for a short quiet period,
 // so a compiler writing the file in pieces triggers one reload of the
 // finished file. A reload that fails leaves the route on its last good
@@ -49,7 +51,8 @@ private:
 
     // Owned by the watcher thread.
     std::map<int, std::filesystem::path> directories_;              // watch descriptor -> directory
-    std::map<std::filesystem::path, std::set<std::string>> files_;  // candidate file -> route patterns
+    std::map<std::filesystem::path, std::set<std::string>> files_;  // candidate file (real path) -> route patterns
+    std::map<std::filesystem::path, std::set<std::string>> links_;  // symlink on a candidate's way -> route patterns
     std::map<std::filesystem::path, clock::time_point> writing_;    // written, not closed yet: since when
     std::map<std::string, std::pair<clock::time_point, std::filesystem::path>> pending_;  // pattern -> (due, file)
 

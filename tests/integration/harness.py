@@ -205,8 +205,8 @@ class Nginx(Process):
         shutil.copy("/etc/nginx/fastcgi_params", os.path.join(prefix, "fastcgi_params"))
         with open(site) as f:
             text = f.read()
-        assert "listen 80;" in text and replace_upstream in text
-        text = text.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        assert "listen 80;" in text and "    listen [::]:80;\n" in text and replace_upstream in text
+        text = text.replace("listen 80;", f"listen 127.0.0.1:{self.port};").replace("    listen [::]:80;\n", "")
         if isinstance(upstream, str):
             text = text.replace(replace_upstream, upstream)
         else:

@@ -93,6 +93,65 @@ class Watch(harness.TestCase):
         self.module(test_module("pluggable_v2"), "pluggable", directory=first)
         harness.wait_for(lambda: self.body() == "Second version of code", what="first/pluggable.so")
 
+    def test_a_release_symlink_repointed_reloads(self):
+        # Capistrano's layout: module path app/current -> releases/N, and a
+        # deploy repoints the symlink atomically.
+        app = os.path.join(self.dir, "app")
+        for release, module in (("1", example_module("pluggable")), ("2", test_module("pluggable_v2")),
+                                ("3", test_module("pluggable_v3"))):
+            self.module(module, "pluggable", directory=os.path.join(app, "releases", release))
+        os.symlink("releases/1", os.path.join(app, "current"))
+        self.start(os.path.join(app, "current"))
+        self.assertEqual(self.body(), "First version of code")
+        for release, version in (("2", "Second"), ("3", "Third")):  # the second proves the new link is followed
+            subprocess.run(f"ln -sfn releases/{release} current.tmp && mv -T current.tmp current", shell=True,
+                           cwd=app, check=True)
+            harness.wait_for(lambda: self.body() == f"{version} version of code", what=f"release {release}")
+        self.assertIn("watch: " + os.path.join(app, "current") + " changed; reloading route=/p", self.server.log())
+        self.assertNotIn("refused", self.server.log())
+
+    def test_a_module_file_that_is_a_symlink_reloads_when_its_target_is_rebuilt(self):
+        # modules/pluggable.so -> ../builds/pluggable.so: the build writes
+        # the target in place, in a directory nobody named on the command line.
+        builds = os.path.join(self.dir, "builds")
+        self.module(example_module("pluggable"), "pluggable", directory=builds)
+        os.symlink("../builds/pluggable.so", os.path.join(self.modules, "pluggable.so"))
+        self.start()
+        self.assertEqual(self.body(), "First version of code")
+        harness.overwrite_in_place(test_module("pluggable_v2"), os.path.join(builds, "pluggable.so"))
+        harness.wait_for(lambda: self.body() == "Second version of code", what="the rebuilt target")
+        self.assertIn("watch: " + os.path.join(builds, "pluggable.so") + " changed; reloading route=/p",
+                      self.server.log())
+
+    def test_a_configmap_volume_swapped_reloads(self):
+        # What the kubelet does to a ConfigMap (or Secret) volume: the files are
+        # symlinks NAME -> ..data/NAME, and an update writes a new timestamped
+        # directory, points a new ..data_tmp at it, renames it over ..data
+        # and removes the old directory.
+        volume = os.path.join(self.dir, "volume")
+        os.makedirs(volume)
+
+        def publish(stamp, module):
+            data = os.path.join(volume, "..2026_11_30_13_00_0" + stamp + ".000000001")
+            self.module(module, "pluggable", directory=data)
+            current = os.path.join(volume, "..data")
+            old = os.path.realpath(current) if os.path.lexists(current) else None
+            os.symlink(os.path.basename(data), os.path.join(volume, "..data_tmp"))
+            os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
+            if old:
+                shutil.rmtree(old)
+
+        publish("1", example_module("pluggable"))
+        os.symlink("..data/pluggable.so", os.path.join(volume, "pluggable.so"))
+        self.start(volume)
+        self.assertEqual(self.body(), "First version of code")
+        publish("2", test_module("pluggable_v2"))
+        harness.wait_for(lambda: self.body() == "Second version of code", what="the second ConfigMap version")
+        publish("3", test_module("pluggable_v3"))
+        harness.wait_for(lambda: self.body() == "Third version of code", what="the third ConfigMap version")
+        self.assertIn("watch: " + os.path.join(volume, "..data") + " changed; reloading route=/p", self.server.log())
+        self.assertNotIn("refused", self.server.log())
+
 
 if __name__ == "__main__":
     unittest.main()
