@@ -191,6 +191,8 @@ private:
     static void retire(route_books& books, std::shared_ptr<module_version> version);
     swap_report commit(route& target, std::shared_ptr<module_version> version) REQUIRES(mutex_);
     std::vector<swap_report> install(staged_table staged) REQUIRES(mutex_);
+    // What swapping CANDIDATE in for TARGET's current version would do (reload_options::check).
+    swap_report checked(const route& target, const module_version& candidate) REQUIRES(mutex_);
     // Counts a failed load of TARGET and keeps WHY for status.
     void record_failure(route& target, const std::string& why) REQUIRES(mutex_);
 
