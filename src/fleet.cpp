@@ -513,8 +513,7 @@ outcome<swap_report> fleet::check(const fleet_route& target, std::shared_ptr<con
     if (!loaded) {
         log_.warn("reload check route=", target.spec.pattern, " refused: ", loaded.reason(), " (serving ",
                   shown(target.current.version, target.current.generation), ")");
-        if (loaded.kind() == failure_kind::conflict) return loaded.error();
-        return failure{"module " + module->file.string() + ": " + loaded.reason()};
+        return loaded.error();  // a worker's reason names the route and the module file
     }
     const auto& prepared = (*loaded)[index];
     swap_report report{target.spec.pattern,   target.spec.module,         module->file.string(),
