@@ -73,8 +73,9 @@ def syscalls_of(group, seen=None):
 
 class Units(harness.TestCase):
     def copy_units(self):
-        """The units in a temp dir, with only ExecStart's binary pointed at the
-        built replugd, and the man page where man(1) finds it."""
+        """The units in a temp dir, with only ExecStart's and ExecReload's
+        binaries pointed at the built ones, and the man page where man(1)
+        finds it."""
         units = os.path.join(self.dir, "units")
         os.makedirs(units)
         for name in ("replugd.service", "replugd.socket"):
@@ -83,6 +84,9 @@ class Units(harness.TestCase):
             if name == "replugd.service":
                 self.assertEqual(text.count("ExecStart=" + INSTALLED_REPLUGD + " "), 1)
                 text = text.replace("ExecStart=" + INSTALLED_REPLUGD + " ", "ExecStart=" + REPLUGD + " ")
+                self.assertEqual(text.count("ExecReload=" + INSTALLED_REPLUGCTL + " "), 1)
+                text = text.replace("ExecReload=" + INSTALLED_REPLUGCTL + " ",
+                                    "ExecReload=" + os.path.abspath(REPLUGCTL) + " ")
             with open(os.path.join(units, name), "w") as f:
                 f.write(text)
         man = os.path.join(self.dir, "man")
