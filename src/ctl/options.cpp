@@ -34,7 +34,7 @@ po::options_description describe_options() {
         ("allow-plaintext-token", po::bool_switch(),
          "send the token unencrypted to a host that is not loopback (a network you trust)")
         ("timeout", po::value<double>()->value_name("SECONDS")->default_value(30),
-         "give up when the whole exchange takes longer")
+         "give up when an exchange with one target takes longer")
         ("version", po::bool_switch(), "print the version and exit")
         ("help", po::bool_switch(), "print this help and exit");
     return options;
