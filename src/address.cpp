@@ -1,5 +1,6 @@
 #include "address.hpp"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -30,6 +31,17 @@ bool is_port_number(std::string_view port) {
     // getaddrinfo would take 99999 and wrap it to 34463: the range is checked here.
     auto number = port.size() <= 5 ? parse_decimal(port) : std::nullopt;
     return number && *number <= 65535;
+}
+
+bool is_loopback_host(std::string_view host) {
+    if (host.empty() || equal_ignoring_case(host, "localhost")) return true;
+    std::string text(host);
+    in_addr v4{};
+    if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
 std::optional<sockaddr_un> unix_socket_address(std::string_view path) {

@@ -30,6 +30,12 @@ outcome<host_port> split_host_port(std::string_view text);
 // True when PORT is ASCII digits naming 0 to 65535.
 bool is_port_number(std::string_view port);
 
+// True when HOST names this machine without leaving it: "localhost" (any
+// case), an IPv4 address in 127.0.0.0/8, "::1", or an IPv4-mapped
+// ::ffff:127.x.y.z; also "" (":PORT" means loopback). Names are not
+// resolved: "myhost" is not loopback even if it resolves to 127.0.1.1.
+bool is_loopback_host(std::string_view host);
+
 // The longest path a sockaddr_un holds: sun_path less its final NUL.
 constexpr std::size_t max_unix_socket_path = sizeof(sockaddr_un::sun_path) - 1;
 

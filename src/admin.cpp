@@ -42,7 +42,8 @@ void write_version(json_writer& json, const version_status& version) {
         .end_object();
 }
 
-void write_swap(json_writer& json, const swap_report& swap) {
+// CHECKED: the report of a check (reload_options::check): nothing was swapped.
+void write_swap(json_writer& json, const swap_report& swap, bool checked = false) {
     json.begin_object()
         .field("route", swap.pattern)
         .field("module", swap.module)
@@ -51,16 +52,26 @@ void write_swap(json_writer& json, const swap_report& swap) {
     if (swap.old_generation == 0)
         json.null();
     else
-        json.begin_object().field("version", swap.old_version).field("generation", swap.old_generation).end_object();
+        json.begin_object()
+            .field("version", swap.old_version)
+            .field("generation", swap.old_generation)
+            .field("sha256", swap.old_sha256)
+            .end_object();
+    std::string new_version =
+        swap.new_version.empty() ? "generation " + std::to_string(swap.new_generation) : swap.new_version;
     json.key("new")
         .begin_object()
         .field("version", swap.new_version)
         .field("generation", swap.new_generation)
+        .field("sha256", swap.new_sha256)
         .end_object()
-        .field("load_ms", swap.load_milliseconds)
-        .field("message", "Code swapped to " + (swap.new_version.empty() ? "generation " + std::to_string(swap.new_generation)
-                                                                        : swap.new_version))
-        .end_object();
+        .field("load_ms", swap.load_milliseconds);
+    if (checked)
+        json.field("check", true).field("message", "Check passed: a reload would swap in " + new_version +
+                                                       "; nothing was swapped");
+    else
+        json.field("message", "Code swapped to " + new_version);
+    json.end_object();
 }
 
 int status_for(failure_kind kind) {
@@ -155,6 +166,7 @@ void admin::handle(request& req, response& res) {
     bool allowed = authorization.starts_with(scheme) &&
                    constant_time_equal(authorization.substr(scheme.size()), token_);
     if (!allowed) {
+        if (authorization.empty()) explain_missing_authorization();
         log_.warn("admin unauthorized path=", printable(req.path()), " from=", printable(req.param("REMOTE_ADDR")));
         res.header("WWW-Authenticate", "Bearer");
         answer_error(res, 401, "unauthorized");
@@ -172,6 +184,19 @@ void admin::handle(request& req, response& res) {
     } else {
         answer_error(res, 404, "no admin endpoint " + std::string(endpoint.substr(0, 64)));
     }
+}
+
+void admin::explain_missing_authorization() {
+    // At most once a minute: a probe or a client without a token would
+    // otherwise repeat it on every request.
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::steady_clock::now().time_since_epoch()).count();
+    auto last = last_missing_authorization_hint_.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < 60) return;
+    if (!last_missing_authorization_hint_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+    log_.warn("admin request without an Authorization header: if the client sent one, the front server did not "
+              "pass it on (nginx passes it as it is; Apache needs CGIPassAuth On, as in nginx/apache-replug.conf; "
+              "replugctl --socket talks to replugd directly)");
 }
 
 void admin::status(response& res) {
@@ -248,7 +273,10 @@ void admin::status(response& res) {
 
 void admin::reload(request& req, response& res) {
     std::string pattern = query_value(req.query(), "route");
+    bool check = query_value(req.query(), "check") == "1";
     json_writer json;
+    if (pattern.empty() && check)
+        return answer_error(res, 400, "check=1 needs route=PATH: a check of every route at once is not offered");
     if (pattern.empty()) {
         auto swaps = reloader_.reload_everything();
         if (!swaps) return answer_error(res, status_for(swaps.kind()), swaps.reason());
@@ -257,9 +285,9 @@ void admin::reload(request& req, response& res) {
         json.end_array().end_object();
         return answer(res, 200, json);
     }
-    auto swap = routes_.reload(pattern, {.force = query_value(req.query(), "force") == "1"});
+    auto swap = routes_.reload(pattern, {.force = query_value(req.query(), "force") == "1", .check = check});
     if (!swap) return answer_error(res, status_for(swap.kind()), swap.reason());
-    write_swap(json, *swap);
+    write_swap(json, *swap, check);
     answer(res, 200, json);
 }
 

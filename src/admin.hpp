@@ -1,15 +1,20 @@
 // The admin endpoints under --admin-prefix, each a call into route_control:
 //   GET  status                 routes, versions, counters       200 JSON
 //   POST reload?route=/x        reload one route                 200 | 404 | 422 JSON
+//   POST reload?route=/x&check=1  load, check, unload: no swap   200 | 404 | 409 | 422 JSON
 //   POST reload                 re-read the config, reload all   200 | 422 JSON (as SIGHUP)
 //   POST rollback?route=/x      back to the previous version     200 | 404 | 409 JSON
 //   GET  metrics                Prometheus text exposition        200
 // Every request needs "Authorization: Bearer TOKEN" (401 without detail
-// otherwise, checked first); mutations need POST (405 otherwise).
+// otherwise, checked first; a request with no Authorization at all also
+// logs, at most once a minute, what front servers need to pass it);
+// mutations need POST (405 otherwise).
 #ifndef REPLUG_ADMIN_HPP
 #define REPLUG_ADMIN_HPP
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -58,6 +63,8 @@ private:
     void reload(request& req, response& res);
     void rollback(request& req, response& res);
     void metrics(response& res);
+    // Logs what front servers need to pass Authorization, at most once a minute.
+    void explain_missing_authorization();
 
     std::string prefix_;
     std::string token_;
@@ -65,6 +72,7 @@ private:
     reloader& reloader_;
     server_facts facts_;
     const logger& log_;
+    std::atomic<std::int64_t> last_missing_authorization_hint_{0};  // steady clock seconds
 };
 
 // Reads a token file: the first line, without surrounding white space.

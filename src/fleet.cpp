@@ -212,7 +212,7 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
     return await_prepared(worker, transaction, table.size(), channel::clock::now() + answer_timeout);
 }
 
-outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table) {
+outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table, bool check_only) {
     auto transaction = ++transactions_;
     auto started = clock::now();
     // Every worker loads at once; then every answer is read, so that no
@@ -245,7 +245,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
         if (!loaded) loaded = std::move(*answer);
     }
     await_draining(draining, transaction, table.size(), deadline, prepared);
-    std::string verb = refused ? "abort" : "commit";
+    std::string verb = refused || check_only ? "abort" : "commit";
     std::vector<worker_process*> told;
     for (auto* worker : prepared) {
         auto sent = worker->control->send({verb, std::to_string(transaction)}, {}, send_timeout);
@@ -263,6 +263,12 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
             kill_worker(*worker, "refused to " + verb + ": " + (answer.fields.size() > 2 ? answer.fields[2] : ""));
     }
     if (refused) return *refused;
+    if (check_only) {
+        if (!loaded)
+            return failure{"no worker is serving now to check it in (they are being replaced); try again",
+                           failure_kind::conflict};
+        return *loaded;
+    }
     log_.debug("transaction ", transaction, " committed in ", prepared.size(), " worker(s) in ",
                milliseconds(std::chrono::duration<double, std::milli>(clock::now() - started).count()));
     if (!loaded) {  // no worker serving right now: they load it when they start
@@ -291,12 +297,14 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
         route.crashes_of_current = crash_policy(settings_.rollback);
         if (auto* existing = find(planned.spec.pattern)) route = std::move(*existing);
         swap_report report{planned.spec.pattern, planned.spec.module, planned.module->file.string(), {}, 0,
-                           loaded[i].version, planned.generation, loaded[i].load_milliseconds};
+                           loaded[i].version, planned.generation, loaded[i].load_milliseconds, {},
+                           planned.module->sha256};
         installed version{planned.module, loaded[i].version, planned.generation, now, loaded[i].load_milliseconds};
         bool is_new = route.current.generation == 0;
         if (!is_new) {
             report.old_version = route.current.version;
             report.old_generation = route.current.generation;
+            report.old_sha256 = route.current.module->sha256;
         }
         if (route.current.generation != planned.generation) {
             if (route.previous && route.previous->generation == planned.generation)
@@ -435,7 +443,8 @@ outcome<std::vector<swap_report>> fleet::start(const std::vector<route_spec>& sp
     std::vector<swap_report> reports;
     for (auto& route : routes_) {
         reports.push_back({route.spec.pattern, route.spec.module, route.current.module->file.string(), {}, 0,
-                           route.current.version, route.current.generation, route.current.load_milliseconds});
+                           route.current.version, route.current.generation, route.current.load_milliseconds, {},
+                           route.current.module->sha256});
         log_.info("load route=", route.spec.pattern, " module=", route.spec.module, " version=",
                   route.current.version, " generation=", route.current.generation,
                   " load=", milliseconds(route.current.load_milliseconds), " file=", route.current.module->file.string(), " sha256=", route.current.module->sha256,
@@ -485,9 +494,13 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
     auto* target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
     auto refuse = [&](const std::string& why) REQUIRES(mutex_) {
+        std::string still = shown(target->current.version, target->current.generation);
+        if (options.check) {  // a check changes nothing, its books included
+            log_.warn("reload check route=", pattern, " refused: ", why, " (serving ", still, ")");
+            return failure{why};
+        }
         record_failure(*target, why);
-        log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
-                   shown(target->current.version, target->current.generation), ")");
+        log_.error("reload route=", pattern, " refused: ", why, " (still serving ", still, ")");
         return failure{why};
     };
     auto file = resolver_.resolve(target->spec.module);
@@ -499,6 +512,7 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
         return refuse("module " + file->string() + " (sha256 " + sealed->sha256 + ") was " + known_bad->second +
                       "; reload with force=1 to serve these bytes anyway");
     auto module = std::make_shared<const sealed_module>(std::move(*sealed));
+    if (options.check) return check(*target, module);
     auto swapped = change_route(target->spec.pattern, [&](planned_route& planned) {
         planned.generation = target->next_generation;
         planned.module = module;
@@ -506,6 +520,33 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
     });
     if (!swapped) return refuse("module " + file->string() + ": " + swapped.reason());
     return swapped;
+}
+
+outcome<swap_report> fleet::check(const fleet_route& target, std::shared_ptr<const sealed_module> module) {
+    auto table = committed_table();
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < table.size(); ++i)
+        if (table[i].spec.pattern == target.spec.pattern) {
+            index = i;
+            table[i].generation = target.next_generation;
+            table[i].module = module;
+            table[i].unavailable_until = 0;
+        }
+    auto loaded = transact(table, true);
+    if (!loaded) {
+        log_.warn("reload check route=", target.spec.pattern, " refused: ", loaded.reason(), " (serving ",
+                  shown(target.current.version, target.current.generation), ")");
+        return loaded.error();  // a worker's reason names the route and the module file
+    }
+    const auto& prepared = (*loaded)[index];
+    swap_report report{target.spec.pattern,   target.spec.module,         module->file.string(),
+                       target.current.version, target.current.generation, prepared.version,
+                       target.next_generation, prepared.load_milliseconds, target.current.module->sha256,
+                       module->sha256};
+    log_.info("reload check route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
+              report.new_version, " would swap: load=", milliseconds(report.load_milliseconds), " file=", report.file,
+              " sha256=", report.new_sha256, " workers=", settings_.workers, " (nothing swapped)");
+    return report;
 }
 
 outcome<swap_report> fleet::rollback(std::string_view pattern) {

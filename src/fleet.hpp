@@ -171,9 +171,16 @@ private:
     std::vector<planned_route> committed_table() const REQUIRES(mutex_);
     outcome<std::vector<planned_route>> seal_table(const std::vector<route_spec>& specs, const resolver& paths)
         REQUIRES(mutex_);
-    // Installs TABLE in every serving worker (and every draining one) as one transaction; the
-    // answer holds what the first worker loaded, per route.
-    outcome<std::vector<prepared_route>> transact(const std::vector<planned_route>& table) REQUIRES(mutex_);
+    // Installs TABLE in every serving worker (and every draining one) as one
+    // transaction; the answer holds what the first worker loaded, per route.
+    // CHECK_ONLY: every worker loads it and then aborts (conflict when no
+    // worker serves).
+    outcome<std::vector<prepared_route>> transact(const std::vector<planned_route>& table, bool check_only = false)
+        REQUIRES(mutex_);
+    // reload_options::check: the committed table with MODULE as TARGET's
+    // next generation, loaded by every worker and aborted.
+    outcome<swap_report> check(const fleet_route& target, std::shared_ptr<const sealed_module> module)
+        REQUIRES(mutex_);
     // Starts the worker of SLOT and installs the committed table in it.
     outcome<pid_t> start_worker(worker_process& worker) REQUIRES(mutex_);
     channel_status send_table(worker_process& worker, std::uint64_t transaction,

@@ -122,10 +122,11 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
     auto& books = books_of(target);
     swap_report report{target.pattern,        books.spec.module,   version->origin().file.string(),
                        {},                    0,                   version->version(),
-                       version->generation(), version->load_milliseconds()};
+                       version->generation(), version->load_milliseconds(), {}, version->origin().sha256};
     if (version == target.current_.load()) {  // a table that keeps this route as it is
         report.old_version = version->version();
         report.old_generation = version->generation();
+        report.old_sha256 = version->origin().sha256;
         return report;
     }
     bool going_back = version == books.previous;  // as rollback() does: one level deep
@@ -137,6 +138,7 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
     if (old) {
         report.old_version = old->version();
         report.old_generation = old->generation();
+        report.old_sha256 = old->origin().sha256;
     }
     if (going_back) {
         books.previous.reset();
@@ -266,17 +268,20 @@ std::vector<swap_report> registry::install(staged_table staged) {
     return reports;
 }
 
-outcome<swap_report> registry::reload(std::string_view pattern, reload_options) {
+outcome<swap_report> registry::reload(std::string_view pattern, reload_options options) {
     lock_guard lock(mutex_);
     auto target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
     auto refuse = [&](const std::string& why) REQUIRES(mutex_) {
         auto serving = target->current_.load();
+        std::string still = serving->version().empty() ? "generation " + std::to_string(serving->generation())
+                                                       : serving->version();
+        if (options.check) {  // a check changes nothing, its books included
+            log_.warn("reload check route=", pattern, " refused: ", why, " (serving ", still, ")");
+            return failure{why};
+        }
         record_failure(*target, why);
-        log_.error("reload route=", pattern, " refused: ", why, " (still serving ",
-                   serving->version().empty() ? "generation " + std::to_string(serving->generation())
-                                              : serving->version(),
-                   ")");
+        log_.error("reload route=", pattern, " refused: ", why, " (still serving ", still, ")");
         return failure{why};
     };
     const auto& books = books_of(*target);
@@ -286,7 +291,21 @@ outcome<swap_report> registry::reload(std::string_view pattern, reload_options) 
     if (!version) return refuse(version.reason());
     if (auto why = (*version)->take_state_from(target->current_.load().get()))
         return refuse("module " + file->string() + ": " + why->reason);
+    if (options.check) return checked(*target, **version);  // *version is unloaded on the way out
     return commit(*target, std::move(*version));
+}
+
+swap_report registry::checked(const route& target, const module_version& candidate) {
+    auto serving = target.current_.load();
+    const auto& books = books_of(target);
+    swap_report report{target.pattern,          books.spec.module,         candidate.origin().file.string(),
+                       serving->version(),      serving->generation(),     candidate.version(),
+                       candidate.generation(),  candidate.load_milliseconds(), serving->origin().sha256,
+                       candidate.origin().sha256};
+    log_.info("reload check route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
+              report.new_version, " would swap: load=", milliseconds(report.load_milliseconds),
+              " file=", report.file, " sha256=", report.new_sha256, " (nothing swapped)");
+    return report;
 }
 
 outcome<swap_report> registry::rollback(std::string_view pattern) {
@@ -302,10 +321,11 @@ outcome<swap_report> registry::rollback(std::string_view pattern) {
     auto back = std::move(books.previous);
     ++table_changes_;  // a table staged before this is stale
     swap_report report{target->pattern, books.spec.module, back->origin().file.string(),
-                       {}, 0, back->version(), back->generation(), 0};
+                       {}, 0, back->version(), back->generation(), 0, {}, back->origin().sha256};
     auto old = target->current_.exchange(std::move(back), std::memory_order_acq_rel);
     report.old_version = old->version();
     report.old_generation = old->generation();
+    report.old_sha256 = old->origin().sha256;
     retire(books, std::move(old));
     log_.at(swaps_logged_at_, "rollback route=", report.pattern, " module=", report.module, " ", report.old_version, " -> ",
               report.new_version, " generation=", report.new_generation);

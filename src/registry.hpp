@@ -221,6 +221,8 @@ private:
     std::vector<swap_report> install(staged_table staged) REQUIRES(mutex_);
     // Sets the gate cap of every route of TABLE from caps_.
     void publish_caps(const route_table& table) REQUIRES(mutex_);
+    // What swapping CANDIDATE in for TARGET's current version would do (reload_options::check).
+    swap_report checked(const route& target, const module_version& candidate) REQUIRES(mutex_);
     // Counts a failed load of TARGET and keeps WHY for status.
     void record_failure(route& target, const std::string& why) REQUIRES(mutex_);
 

@@ -30,6 +30,8 @@ struct swap_report {
     std::string new_version;
     std::uint64_t new_generation = 0;
     double load_milliseconds = 0;
+    std::string old_sha256;  // of the bytes each version loaded; empty when unknown
+    std::string new_sha256;
 };
 
 // A version as status shows it.
@@ -98,6 +100,11 @@ struct serving_limits {
 
 struct reload_options {
     bool force = false;
+    // Everything a reload does up to the swap (resolve, check, seal, load,
+    // load hook, state import), and then not the swap: the new version is
+    // unloaded again and the route, its counters and its last error stay as
+    // they were. The report says what the reload would do.
+    bool check = false;
 };
 
 class route_control {
@@ -114,7 +121,8 @@ public:
     // Reloads the route whose pattern is PATTERN from the file its module
     // resolves to now. not_found for an unknown route; on any other failure
     // the route keeps serving its old version. Bytes that were rolled back
-    // automatically are refused unless OPTIONS.force.
+    // automatically are refused unless OPTIONS.force. With OPTIONS.check,
+    // nothing is swapped (see reload_options).
     virtual outcome<swap_report> reload(std::string_view pattern, reload_options options = {}) = 0;
 
     // Swaps the route back to its previous version; conflict when it has none.

@@ -94,7 +94,7 @@ outcome<http_url> parse_http_url(std::string_view text) {
     http_url result;
     result.text = std::string(text);
     if (equal_ignoring_case(text.substr(0, 8), "https://"))
-        return bad("https is not supported; use http:// or --socket");
+        return bad("replugctl speaks no TLS; use an ssh tunnel (ssh -L) and an http:// URL on loopback, or --socket");
     if (!equal_ignoring_case(text.substr(0, 7), "http://")) return bad("expected http://HOST[:PORT]/PREFIX/");
     std::string_view rest = text.substr(7);
     auto slash = rest.find('/');

@@ -1,15 +1,19 @@
 // replugctl: operates a running replugd through its admin endpoints, over
-// FastCGI straight to its socket or over HTTP through the front server.
-// Wires the pieces and decides exit codes:
+// FastCGI straight to its socket or over HTTP through the front server; or
+// several of them at once for one reload (fleet_reload). Wires the pieces
+// and decides exit codes:
 //   0  success
-//   1  the server answered an error (4xx/5xx, or an answer that makes no sense)
-//   2  usage or configuration error, or no answer (cannot connect, timeout)
+//   1  the server refused (answered 4xx/5xx, or an answer that makes no sense)
+//   2  usage or configuration error (nothing was sent)
+//   3  no answer (cannot connect, timeout, not FastCGI or HTTP)
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
-#include "ctl/fcgi_client.hpp"
-#include "ctl/http_client.hpp"
+#include "ctl/admin_client.hpp"
+#include "ctl/fleet_reload.hpp"
 #include "ctl/options.hpp"
 #include "ctl/render.hpp"
 #include "ctl/json_reader.hpp"
@@ -22,6 +26,7 @@ using namespace replug;
 
 constexpr int exit_answered_error = 1;
 constexpr int exit_usage = 2;
+constexpr int exit_no_answer = 3;
 
 int fail(int code, const std::string& why) {
     std::fprintf(stderr, "replugctl: %s\n", why.c_str());
@@ -48,40 +53,12 @@ outcome<std::string> admin_token(const std::optional<std::string>& file) {
     return token;
 }
 
-// A query component: everything but unreserved characters and '/' as %XX.
-std::string percent_encoded(std::string_view text) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : text) {
-        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                     c == '.' || c == '_' || c == '~' || c == '/';
-        if (plain) {
-            out += c;
-        } else {
-            auto byte = static_cast<unsigned char>(c);
-            out += '%';
-            out += hex[byte >> 4];
-            out += hex[byte & 0xF];
-        }
-    }
-    return out;
-}
-
 ctl::admin_request request_for(const ctl::options& given, std::string token) {
     ctl::admin_request call{given.command == "reload" || given.command == "rollback" ? "POST" : "GET", given.command,
                             "", std::move(token)};
-    if (given.route) call.query = "route=" + percent_encoded(*given.route);
+    if (given.route) call.query = "route=" + ctl::percent_encoded(*given.route);
+    if (given.check) call.query += "&check=1";
     return call;
-}
-
-// What the server said was wrong: its JSON "error", else the HTTP status.
-std::string error_reason(const ctl::admin_answer& answer) {
-    if (answer.content_type == "application/json") {
-        auto parsed = parse_json(answer.body);
-        if (parsed && (*parsed)["error"].is_string()) return (*parsed)["error"].as_string();
-    }
-    std::string status = "HTTP " + std::to_string(answer.status);
-    return answer.status_text.empty() ? status : status + " " + answer.status_text;
 }
 
 void print_as_is(const std::string& body) {
@@ -106,28 +83,42 @@ int main(int argc, char** argv) {
 
     auto token = admin_token(given.token_file);
     if (!token) return fail(exit_usage, token.reason());
-    ctl::admin_request call = request_for(given, std::move(*token));
-    auto until = std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                     std::chrono::duration<double>(given.timeout_seconds));
-
-    outcome<ctl::admin_answer> answer = failure{};
-    if (!given.url.empty()) {
-        auto url = ctl::parse_http_url(given.url);
-        if (!url) return fail(exit_usage, url.reason());
-        answer = ctl::http_call(*url, url->prefix.empty() ? given.admin_prefix : url->prefix, call, until);
-    } else {
-        auto address = ctl::parse_socket_address(given.socket);
-        if (!address) return fail(exit_usage, address.reason());
-        answer = ctl::fcgi_call(*address, given.admin_prefix, call, until);
+    std::vector<ctl::target> targets = given.targets;
+    if (given.targets_file) {
+        std::ifstream file(*given.targets_file);
+        std::ostringstream text;
+        text << file.rdbuf();
+        if (!file) return fail(exit_usage, "--targets " + *given.targets_file + ": cannot read the file");
+        auto listed = ctl::parse_targets(*given.targets_file, text.str());
+        if (!listed) return fail(exit_usage, listed.reason());
+        targets.insert(targets.end(), listed->begin(), listed->end());
     }
-    if (!answer) return fail(exit_usage, answer.reason());
+    ctl::call_settings settings{given.admin_prefix, given.timeout_seconds, given.allow_plaintext_token};
+    for (const auto& where : targets)  // every address is judged before anything is sent
+        if (auto refused = ctl::check_target(where, settings)) return fail(exit_usage, refused->reason);
+
+    if (targets.size() > 1 || given.targets_file) {  // parse_options allowed it for reload ROUTE only
+        auto rows = ctl::reload_fleet(targets, settings, *given.route, *token, given.check);
+        std::string text = ctl::fleet_table(rows);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        int status = ctl::fleet_exit_status(rows);
+        if (status != 0)
+            std::fprintf(stderr, "replugctl: %s: %s\n", given.route->c_str(),
+                         given.check ? "the check failed on a target (see the table)"
+                                     : "not reloaded everywhere; every target is back on its version unless "
+                                       "the table says otherwise");
+        return status;
+    }
+
+    ctl::admin_request call = request_for(given, std::move(*token));
+    auto answer = ctl::call(targets.front(), settings, call);
+    if (!answer) return fail(answer.kind() == failure_kind::bad_input ? exit_usage : exit_no_answer, answer.reason());
 
     // Messages name what the command was about: the route, else the command.
     std::string subject = given.route ? *given.route : given.command;
     if (answer->status < 200 || answer->status > 299) {
         if (given.json && answer->content_type == "application/json") print_as_is(answer->body);
-        return fail(exit_answered_error, subject + ": " + error_reason(*answer));
+        return fail(exit_answered_error, subject + ": " + ctl::error_reason(*answer));
     }
     if (given.json || given.command == "metrics") {
         print_as_is(answer->body);
@@ -135,7 +126,9 @@ int main(int argc, char** argv) {
     }
     auto json = parse_json(answer->body);
     if (!json) return fail(exit_answered_error, subject + ": the answer is not JSON: " + json.reason());
-    std::string text = given.command == "status" ? ctl::status_table(*json) : ctl::swap_lines(*json);
+    std::string text = given.command == "status" ? ctl::status_table(*json)
+                       : given.check             ? ctl::check_line(*json)
+                                                 : ctl::swap_lines(*json);
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
 }

@@ -103,4 +103,22 @@ std::string swap_lines(const json_value& answer) {
     return out.empty() ? "(no routes)\n" : out;
 }
 
+std::string check_line(const json_value& answer) {
+    const json_value& old_version = answer["old"];
+    char load[32];
+    std::snprintf(load, sizeof load, "%.2f", answer["load_ms"].number_or(0));
+    return text_of(answer["route"]) + ": check passed: " +
+           (old_version.is_null() ? "(none)" : text_of(old_version["version"])) + " -> " +
+           text_of(answer["new"]["version"]) + " would be swapped in (sha256 " + text_of(answer["new"]["sha256"]) +
+           ", " + load + " ms); nothing swapped\n";
+}
+
+std::string fleet_table(const std::vector<fleet_row>& rows) {
+    std::vector<std::vector<std::string>> cells = {{"TARGET", "OLD", "NEW", "SHA256", "RESULT"}};
+    for (const auto& row : rows)
+        cells.push_back({printable(row.target), printable(row.old_version), printable(row.new_version),
+                         row.sha256.empty() ? "-" : printable(row.sha256.substr(0, 12)), printable(row.result)});
+    return table(cells);
+}
+
 }  // namespace replug::ctl

@@ -6,6 +6,9 @@
 
 #include <string>
 
+#include <vector>
+
+#include "ctl/fleet_reload.hpp"
 #include "ctl/json_reader.hpp"
 
 namespace replug::ctl {
@@ -23,6 +26,16 @@ std::string status_table(const json_value& status);
 // for a one-route answer or each of {"routes": [...]}; "(none)" stands for
 // the old version of a route that is new, "-" for an empty version.
 std::string swap_lines(const json_value& answer);
+
+// POST reload --check, one target: what a reload would do, nothing swapped:
+//   /pluggable: check passed: 1 -> 2 would be swapped in (sha256 3f2a..., 0.31 ms); nothing swapped
+std::string check_line(const json_value& answer);
+
+// A reload over several targets: a table with a row per target,
+//   TARGET                  OLD  NEW  SHA256        RESULT
+//   unix:/run/a.sock        1    2    3f2a9c0d11e2  swapped
+// SHA256 is the first 12 hex digits of the new version's.
+std::string fleet_table(const std::vector<fleet_row>& rows);
 
 }  // namespace replug::ctl
 

@@ -24,6 +24,8 @@ TEST_MODULES = os.environ.get("REPLUG_TEST_MODULES", "")
 EXAMPLE_MODULES = os.environ.get("REPLUG_EXAMPLE_MODULES", "")
 NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 LIGHTTPD = shutil.which("lighttpd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+APACHE = shutil.which("apache2", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+APACHE_MODULES = "/usr/lib/apache2/modules"
 TOKEN = "test-token-0123456789abcdef"
 # The build's b_sanitize ("none", "address,undefined", ...): RSS means little under ASan.
 SANITIZED = os.environ.get("REPLUG_SANITIZE", "none") != "none"
@@ -294,6 +296,55 @@ include "{prefix}/replug.conf"
         return super().stop(sig, timeout)
 
 
+class Apache(Process):
+    """The real Apache httpd (Debian's apache2, -DFOREGROUND) running the
+    shipped site (nginx/apache-replug.conf) from a self-contained main config
+    in WORKDIR, with only the site's port and socket path replaced. What
+    Debian's apache2.conf and a2enmod would add comes from LoadModule lines."""
+
+    def __init__(self, workdir, upstream, site=os.path.join(SOURCE_ROOT, "nginx", "apache-replug.conf"),
+                 replace_upstream="unix:/run/replug/replugd.sock|"):
+        assert upstream.startswith("unix:"), "the shipped Apache site talks to a unix socket"
+        self.port = free_port()
+        prefix = os.path.join(workdir, "apache")
+        os.makedirs(os.path.join(prefix, "run"), exist_ok=True)
+        os.chmod(workdir, 0o755)
+        with open(site) as f:
+            text = f.read()
+        assert text.count(replace_upstream) == 1 and text.count("<VirtualHost *:80>") == 1
+        text = text.replace(replace_upstream, upstream + "|").replace("<VirtualHost *:80>",
+                                                                      f"<VirtualHost *:{self.port}>")
+        with open(os.path.join(prefix, "replug.conf"), "w") as f:
+            f.write(text)
+        self.config = os.path.join(prefix, "apache2.conf")
+        modules = "".join(f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so\n"
+                          for name in ("mpm_event", "authz_core", "authz_host", "proxy", "proxy_fcgi"))
+        with open(self.config, "w") as f:
+            f.write(f"""{modules}
+ServerRoot "{prefix}"
+ServerName localhost
+DefaultRuntimeDir "{prefix}/run"
+PidFile "{prefix}/run/apache2.pid"
+Mutex file:{prefix}/run default
+User www-data
+Group www-data
+Listen 127.0.0.1:{self.port}
+ErrorLog "{prefix}/error.log"
+LogLevel warn
+Include "{prefix}/replug.conf"
+""")
+        super().__init__([APACHE, "-d", prefix, "-f", self.config, "-DFOREGROUND"],
+                         os.path.join(workdir, "apache.log"))
+        self.prefix = prefix
+        wait_for(lambda: not self.running() or http_listening(self.port), what="apache2 to listen")
+        if not self.running():
+            raise AssertionError("apache2 exited at start:\n" + self.log())
+
+    def error_log(self):
+        with open(os.path.join(self.prefix, "error.log")) as f:
+            return f.read()
+
+
 class HTTP:
     """A keep-alive HTTP client to a front server on loopback, from
     SOURCE_ADDRESS when given (any 127.x.y.z is local, yet not 127.0.0.1)."""
@@ -369,6 +420,11 @@ class TestCase(unittest.TestCase):
 
     def lighttpd(self, upstream, **kwargs):
         process = Lighttpd(self.dir, upstream, **kwargs)
+        self._processes.append(process)
+        return process
+
+    def apache(self, upstream, **kwargs):
+        process = Apache(self.dir, upstream, **kwargs)
         self._processes.append(process)
         return process
 

@@ -109,6 +109,11 @@ class DebianPackage(harness.TestCase):
         user = pwd.getpwnam("replug")
         self.assertEqual((user.pw_dir, user.pw_shell, grp.getgrgid(user.pw_gid).gr_name),
                          ("/nonexistent", "/usr/sbin/nologin", "replug"))
+        # The admin token the config names, made at install: root:replug 0640, 32 base64 characters.
+        made = os.stat("/etc/replug/admin.token")
+        self.assertEqual((made.st_uid, made.st_gid, made.st_mode & 0o777), (0, user.pw_gid, 0o640))
+        with open("/etc/replug/admin.token") as f:
+            self.assertRegex(f.read(), r"^[A-Za-z0-9+/]{32}\n$")
         self.assertEqual(run(["man", "-w", "replugd"]).stdout, "/usr/share/man/man8/replugd.8.gz\n")
         self.assertEqual(run([INSTALLED, "--version"]).stdout, built_version)
 
@@ -151,7 +156,8 @@ class DebianPackage(harness.TestCase):
             launcher=[SOCKET_ACTIVATE, "-l", socket_path, "setpriv", "--reuid=replug", "--regid=replug",
                       "--init-groups", "--"])
         harness.wait_for(lambda: f"Listening on {socket_path} as 3." in server.log(), what="the socket")
-        os.chown(socket_path, 0, grp.getgrnam(self.unit_value("replugd.socket", "SocketGroup")).gr_gid)
+        os.chown(socket_path, pwd.getpwnam(self.unit_value("replugd.socket", "SocketUser")).pw_uid,
+                 grp.getgrnam(self.unit_value("replugd.socket", "SocketGroup")).gr_gid)
         os.chmod(socket_path, int(self.unit_value("replugd.socket", "SocketMode"), 8))
         front = self.nginx(server.address)
         http = HTTP(front.port)
@@ -174,9 +180,14 @@ class DebianPackage(harness.TestCase):
         self.assertTrue(reload.stdout.startswith("/out-of-tree/*: 1 -> 2 (generation 2, "), reload.stdout)
         self.assertEqual(http.get("/out-of-tree/a")[:2], (200, "second build, out of tree: GET /out-of-tree/a\n"))
 
-        # systemctl reload: the unit's ExecReload.
-        reload_command = self.unit_value("replugd.service", "ExecReload").replace("$MAINPID", str(server.pid))
-        run(shlex.split(reload_command), check=True)
+        # systemctl reload: the unit's ExecReload, as the unit's user, with
+        # this test's socket and token in place of the unit's.
+        reload_command = (self.unit_value("replugd.service", "ExecReload")
+                          .replace("unix:/run/replug/replugd.sock", server.address)
+                          .replace("/etc/replug/admin.token", token_file))
+        reloaded = run(["setpriv", "--reuid=replug", "--regid=replug", "--init-groups", "--",
+                        *shlex.split(reload_command)])
+        self.assertEqual(reloaded.returncode, 0, reloaded.stdout + reloaded.stderr)
         harness.wait_for(lambda: "reload route=/greeting module=greeting 1 -> 1 generation=2" in server.log(),
                          what="the reload by ExecReload")
         self.assertEqual(server.stop(), 0)

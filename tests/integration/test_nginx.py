@@ -67,7 +67,9 @@ class NginxStory(harness.TestCase):
         self.module(test_module("pluggable_v2"), "pluggable")
         self.server.send(signal.SIGHUP)
         harness.wait_for(lambda: self.http.get("/pluggable")[1] == "Second version of code", what="SIGHUP reload")
-        self.assertIn("reload route=/hello module=hello 1 -> 1 generation=2", self.server.log())
+        # The master logs the swaps once every worker committed, so a worker may serve the new code a moment before.
+        harness.wait_for(lambda: "reload route=/hello module=hello 1 -> 1 generation=2" in self.server.log(),
+                         what="the reload's log line")
 
     def test_broken_module_is_refused_and_the_old_one_serves(self):
         self.start()

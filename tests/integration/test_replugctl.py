@@ -1,6 +1,7 @@
 """replugctl against a running replugd: over FastCGI straight to its socket
 (unix and TCP), and over HTTP through the real nginx. Exact outputs and exit
-codes: 0 success, 1 the server answered an error, 2 usage or no answer."""
+codes: 0 success, 1 the server refused, 2 usage, 3 no answer; no token in
+clear text to a host that is not loopback."""
 
 import json
 import os
@@ -195,25 +196,25 @@ class Replugctl(harness.TestCase):
         self.assertEqual((code, out), (1, ""))
         self.assertRegex(err, r"^replugctl: status: HTTP 404\b.*\n$")
 
-    # no answer, or a usage error: exit 2
+    # no answer: exit 3; a usage error: exit 2
 
-    def test_unreachable_socket_exits_2(self):
+    def test_unreachable_socket_exits_3(self):
         absent = os.path.join(self.dir, "absent.sock")
         self.assertEqual(self.ctl("status", where=["--socket", "unix:" + absent]),
-                         (2, "", f"replugctl: cannot connect to unix:{absent}: No such file or directory\n"))
+                         (3, "", f"replugctl: cannot connect to unix:{absent}: No such file or directory\n"))
         port = harness.free_port()
         self.assertEqual(self.ctl("reload", "/x", where=["--socket", f"127.0.0.1:{port}"]),
-                         (2, "", f"replugctl: cannot connect to 127.0.0.1:{port}: Connection refused\n"))
+                         (3, "", f"replugctl: cannot connect to 127.0.0.1:{port}: Connection refused\n"))
         self.assertEqual(self.ctl("status", where=["--url", f"http://127.0.0.1:{port}/-/"]),
-                         (2, "", f"replugctl: cannot connect to http://127.0.0.1:{port}/-/: Connection refused\n"))
+                         (3, "", f"replugctl: cannot connect to http://127.0.0.1:{port}/-/: Connection refused\n"))
 
-    def test_a_server_that_never_answers_times_out_with_2(self):
+    def test_a_server_that_never_answers_times_out_with_3(self):
         path = os.path.join(self.dir, "silent.sock")
         with socket.socket(socket.AF_UNIX) as silent:
             silent.bind(path)
             silent.listen(4)  # accepts into the backlog, never answers
             self.assertEqual(self.ctl("--timeout", "0.3", "status", where=["--socket", path]),
-                             (2, "", f"replugctl: {path}: no answer within the timeout (--timeout)\n"))
+                             (3, "", f"replugctl: {path}: no answer within the timeout (--timeout)\n"))
 
     def test_usage_errors_exit_2(self):
         hint = " (see replugctl --help)\n"
@@ -226,9 +227,12 @@ class Replugctl(harness.TestCase):
         self.assertEqual(self.ctl("swap", where=[]), (2, "", "replugctl: unknown command 'swap': give status, "
                                                              "reload [ROUTE], rollback ROUTE or metrics" + hint))
         self.assertEqual(self.ctl("status", where=["--socket", "unix:/a", "--url", "http://h/-/"]),
-                         (2, "", "replugctl: --socket and --url: give one or the other" + hint))
+                         (2, "", "replugctl: several targets (--socket, --url, --targets): only reload ROUTE takes "
+                                 "more than one" + hint))
+        self.assertEqual(self.ctl("reload", "--check", where=[]),
+                         (2, "", "replugctl: --check: only reload ROUTE can be checked" + hint))
         self.assertEqual(self.ctl("status", where=["--url", "https://h/-/"]),
-                         (2, "", "replugctl: --url https://h/-/: https is not supported; use http:// or --socket\n"))
+                         (2, "", "replugctl: --url https://h/-/: replugctl speaks no TLS; use an ssh tunnel (ssh -L) and an http:// URL on loopback, or --socket\n"))
         self.assertEqual(self.ctl("status", where=["--socket", "nowhere"]),
                          (2, "", "replugctl: --socket nowhere: expected unix:PATH, /PATH, HOST:PORT, [IPV6]:PORT "
                                  "or :PORT\n"))
@@ -242,6 +246,51 @@ class Replugctl(harness.TestCase):
             f.write(" \n" + harness.TOKEN + "\n")  # only the first line counts
         self.assertEqual(self.ctl("status", "--token-file", empty, where=[], token_file=False),
                          (2, "", f"replugctl: --token-file {empty}: the token is empty\n"))
+
+    def test_no_token_in_clear_text_to_a_host_that_is_not_loopback(self):
+        why = (": refusing to send the admin token unencrypted to a host that is not loopback (replugctl has no "
+               "TLS); use an ssh tunnel (ssh -L) to a loopback address, or --allow-plaintext-token on a network "
+               "you trust\n")
+        for where in (["--url", "http://192.0.2.1/-/"], ["--url", "http://replug.example:8080/-/"],
+                      ["--socket", "192.0.2.1:9000"], ["--socket", "[2001:db8::1]:9000"]):
+            self.assertEqual(self.ctl("status", where=where), (2, "", f"replugctl: {where[0]} {where[1]}" + why))
+        # Loopback in every spelling is fine (nothing listens there: no answer, 3).
+        port = harness.free_port()
+        for host in ("localhost", "127.0.0.2", "[::1]"):
+            self.assertEqual(self.ctl("status", where=["--url", f"http://{host}:{port}/-/"])[0], 3, host)
+        # In a fleet, one such target stops everything before anything is sent.
+        self.start()
+        code, out, err = self.ctl("reload", "/pluggable", where=["--socket", self.server.address,
+                                                                 "--url", "http://192.0.2.1/-/"])
+        self.assertEqual((code, out, err), (2, "", "replugctl: --url http://192.0.2.1/-/" + why))
+        self.assertNotIn("reload check", self.server.log())
+
+        # Nothing is sent, even to a host that listens; with --allow-plaintext-token, the token goes.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet: only picks the outgoing address
+            address = probe.getsockname()[0]
+        if address.startswith("127."):
+            self.skipTest("no address but loopback on this machine")
+        with socket.socket() as listener:
+            listener.bind((address, 0))
+            listener.listen(4)
+            listener.settimeout(0.5)
+            url = ["--url", f"http://{address}:{listener.getsockname()[1]}/-/"]
+            self.assertEqual(self.ctl("status", where=url)[0], 2)
+            self.assertRaises(socket.timeout, listener.accept)
+            answer = subprocess.Popen([REPLUGCTL, *url, "--token-file", self.token_file, "--allow-plaintext-token",
+                                       "--timeout", "5", "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)
+            listener.settimeout(10)
+            connection, _ = listener.accept()
+            with connection:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(4096)
+                self.assertIn(b"\r\nAuthorization: Bearer " + harness.TOKEN.encode() + b"\r\n", request)
+                connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            out, err = answer.communicate(timeout=30)
+            self.assertEqual((answer.returncode, err), (1, "replugctl: status: HTTP 503 Service Unavailable\n"))
 
     # other transports: TCP, and HTTP through nginx
 
@@ -297,8 +346,10 @@ class Replugctl(harness.TestCase):
         options_section = source.split("\n.SH OPTIONS\n")[1].split("\n.SH ")[0]
         in_page = re.findall(r'^\.TP\n\.BI? (--[a-z-]+)(?: " ([A-Z]+)")?\n', options_section, re.M)
         self.assertEqual(in_help, in_page)
-        self.assertEqual([option for option, _ in in_help], ["--socket", "--url", "--admin-prefix", "--token-file",
-                                                             "--json", "--timeout", "--version", "--help"])
+        self.assertEqual([option for option, _ in in_help], ["--socket", "--url", "--targets", "--admin-prefix",
+                                                             "--token-file", "--json", "--check",
+                                                             "--allow-plaintext-token", "--timeout", "--version",
+                                                             "--help"])
         # the same synopsis, line for line
         rendered = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", page_file], capture_output=True,
                                   text=True, check=True).stdout

@@ -103,7 +103,7 @@ class Readme(unittest.TestCase):
     def test_deploying_shows_the_shipped_files(self):
         readme = read(README)
         deploying = readme[readme.index("\n## Deploying\n"):]
-        for path, language in [("nginx/lighttpd-replug.conf", "lighttpd"),
+        for path, language in [("nginx/lighttpd-replug.conf", "lighttpd"), ("nginx/apache-replug.conf", "apache"),
                                ("packaging/systemd/replugd.socket", "ini"),
                                ("packaging/systemd/replugd.service", "ini")]:
             self.assertIn(f"```{language}\n{read(os.path.join(SOURCE_ROOT, path))}```", deploying, path)

@@ -9,6 +9,7 @@ systemd-analyze security --offline and systemd-socket-activate do."""
 
 import grp
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -26,6 +27,20 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 STRACE = shutil.which("strace")
 INSTALLED_REPLUGD = "/usr/sbin/replugd"
 INSTALLED_CONFIG = "/etc/replug/replugd.conf"
+INSTALLED_REPLUGCTL = "/usr/bin/replugctl"
+INSTALLED_TOKEN = "/etc/replug/admin.token"
+REPLUGCTL = os.environ.get("REPLUGCTL", "replugctl")
+
+
+def exec_reload(service, socket_address, token_file):
+    """The unit's ExecReload as a command line, with the built replugctl, the
+    test's socket and the test's token file in place of the installed ones."""
+    command = shlex.split(service["ExecReload"][0])
+    assert command[0] == INSTALLED_REPLUGCTL, command
+    replaced = {INSTALLED_REPLUGCTL: REPLUGCTL, "unix:/run/replug/replugd.sock": socket_address,
+                INSTALLED_TOKEN: token_file}
+    assert all(path in command for path in replaced), command
+    return [replaced.get(word, word) for word in command]
 
 
 def unit_settings(name):
@@ -58,8 +73,9 @@ def syscalls_of(group, seen=None):
 
 class Units(harness.TestCase):
     def copy_units(self):
-        """The units in a temp dir, with only ExecStart's binary pointed at the
-        built replugd, and the man page where man(1) finds it."""
+        """The units in a temp dir, with only ExecStart's and ExecReload's
+        binaries pointed at the built ones, and the man page where man(1)
+        finds it."""
         units = os.path.join(self.dir, "units")
         os.makedirs(units)
         for name in ("replugd.service", "replugd.socket"):
@@ -68,6 +84,9 @@ class Units(harness.TestCase):
             if name == "replugd.service":
                 self.assertEqual(text.count("ExecStart=" + INSTALLED_REPLUGD + " "), 1)
                 text = text.replace("ExecStart=" + INSTALLED_REPLUGD + " ", "ExecStart=" + REPLUGD + " ")
+                self.assertEqual(text.count("ExecReload=" + INSTALLED_REPLUGCTL + " "), 1)
+                text = text.replace("ExecReload=" + INSTALLED_REPLUGCTL + " ",
+                                    "ExecReload=" + os.path.abspath(REPLUGCTL) + " ")
             with open(os.path.join(units, name), "w") as f:
                 f.write(text)
         man = os.path.join(self.dir, "man")
@@ -107,7 +126,9 @@ class Units(harness.TestCase):
         service = unit_settings("replugd.service")
         socket_unit = unit_settings("replugd.socket")
         self.assertEqual(service["ExecStart"], [INSTALLED_REPLUGD + " --config " + INSTALLED_CONFIG])
-        self.assertEqual(service["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+        self.assertEqual(service["ExecReload"], [INSTALLED_REPLUGCTL + " --socket unix:" + socket_unit["ListenStream"][0]
+                                                 + " --token-file " + INSTALLED_TOKEN + " --timeout 80 reload"])
+        self.assertEqual(socket_unit["SocketUser"], service["User"])  # ExecReload's replugctl may connect
         self.assertEqual(service["Requires"], ["replugd.socket"])
         self.assertEqual(service["RuntimeDirectory"], ["replug"])
         self.assertEqual(service["User"], ["replug"])
@@ -139,8 +160,9 @@ class SocketActivation(harness.TestCase):
                               launcher=[SOCKET_ACTIVATE, "-l", socket_path])
         harness.wait_for(lambda: f"Listening on {socket_path} as 3." in server.log(),
                          what="systemd-socket-activate to listen")
-        # What the socket unit's SocketMode= and SocketGroup= do.
-        os.chown(socket_path, 0, grp.getgrnam(socket_unit["SocketGroup"][0]).gr_gid)
+        # What the socket unit's SocketUser=, SocketMode= and SocketGroup= do.
+        os.chown(socket_path, pwd.getpwnam(socket_unit["SocketUser"][0]).pw_uid,
+                 grp.getgrnam(socket_unit["SocketGroup"][0]).gr_gid)
         os.chmod(socket_path, int(socket_unit["SocketMode"][0], 8))
         self.assertNotIn("serving on", server.log())  # started at the first connection, as under systemd
 
@@ -153,12 +175,13 @@ class SocketActivation(harness.TestCase):
         harness.wait_for(lambda: "serving on systemd socket (fd 3) threads=" in server.log(), what="the start line")
         self.assertIn(f" pid={server.pid}\n", server.log())  # systemd's MAINPID is replugd's
 
-        # systemctl reload: the unit's ExecReload, with $MAINPID.
+        # systemctl reload: the unit's ExecReload; the new code serves when it returns.
         self.module(test_module("pluggable_v2"), "pluggable")
-        reload_command = [server.pid if word == "$MAINPID" else word for word in service["ExecReload"][0].split()]
-        subprocess.run([str(word) for word in reload_command], check=True)
-        harness.wait_for(lambda: http.get("/pluggable")[1] == "Second version of code", what="ExecReload")
-        self.assertIn("SIGHUP: re-reading config and reloading every route", server.log())
+        reloaded = subprocess.run(exec_reload(service, server.address, os.path.join(self.dir, "admin.token")),
+                                  capture_output=True, text=True, timeout=120)
+        self.assertEqual((reloaded.returncode, reloaded.stderr), (0, ""))
+        self.assertIn("/pluggable: 1 -> 2 (generation 2, ", reloaded.stdout)
+        self.assertEqual(http.get("/pluggable")[:2], (200, "Second version of code"))
 
         self.module(test_module("pluggable_v3"), "pluggable")
         status, body = http.admin("POST", "reload?route=/pluggable")
@@ -167,6 +190,51 @@ class SocketActivation(harness.TestCase):
 
         self.assertEqual(server.stop(), 0)
         self.assertTrue(server.log().endswith(" info stopped\n"), server.log())
+
+
+class SystemctlReload(harness.TestCase):
+    """`systemctl reload replugd` runs ExecReload and reports what it did:
+    the unit's own line, against a running replugd with the shipped config."""
+
+    def test_it_waits_for_the_reload_and_fails_with_the_reason_when_refused(self):
+        service = unit_settings("replugd.service")
+        self.module(example_module("hello"), "hello")
+        config = os.path.join(self.dir, "replugd.conf")
+        with open(os.path.join(SOURCE_ROOT, "packaging", "replugd.conf")) as f:
+            text = f.read()
+        self.assertIn("\nadmin-token-file = " + INSTALLED_TOKEN + "\n", text)  # admin is on as shipped
+        with open(config, "w") as f:
+            f.write(text.replace("module-path = /srv/replug\n", f"module-path = {self.modules}\n"))
+        # The harness's --admin-token-file (this test's token) wins over the config's.
+        server = self.replugd(["--config", config])
+        command = exec_reload(service, server.address, os.path.join(self.dir, "admin.token"))
+        self.assertEqual(server.request("/hello").text, "Hello from replug: GET /hello\n")
+
+        # A broken module (a truncated ELF): non-zero, and the reason on stderr (the journal).
+        hello = os.path.join(self.modules, "hello.so")
+        with open(hello, "rb") as f:
+            image = f.read()
+        broken = hello + ".new"
+        with open(broken, "wb") as f:
+            f.write(image[: len(image) // 2])
+        os.rename(broken, hello)
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self.assertEqual((refused.returncode, refused.stdout), (1, ""), refused.stderr)
+        self.assertRegex(refused.stderr, r"^replugctl: reload: route /hello: module " + re.escape(hello) + ": .+\n$")
+        self.assertEqual(server.request("/hello").text, "Hello from replug: GET /hello\n")  # the old code serves
+
+        # A good module: 0 once it serves.
+        self.module(example_module("pluggable"), "hello")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertRegex(done.stdout, r"^/hello: 1 -> 1 \(generation 2, ")
+        self.assertEqual(server.request("/hello").text, "First version of code")
+
+        # Nothing listening (replugd is down): 3, "no answer".
+        self.assertEqual(server.stop(), 0)
+        down = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self.assertEqual(down.returncode, 3, down.stderr)
+        self.assertIn("cannot connect to " + server.address, down.stderr)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,21 @@ BOOST_AUTO_TEST_CASE(unix_socket_address_fits_the_path_or_says_no) {
     BOOST_TEST(!replug::unix_socket_address(longest + "x").has_value());
     BOOST_TEST(!replug::unix_socket_address("").has_value());
 }
+
+BOOST_AUTO_TEST_CASE(loopback_hosts_are_literal_loopback_addresses_or_localhost) {
+    using replug::is_loopback_host;
+    BOOST_TEST(is_loopback_host("localhost"));
+    BOOST_TEST(is_loopback_host("LocalHost"));
+    BOOST_TEST(is_loopback_host(""));
+    BOOST_TEST(is_loopback_host("127.0.0.1"));
+    BOOST_TEST(is_loopback_host("127.1.2.3"));
+    BOOST_TEST(is_loopback_host("::1"));
+    BOOST_TEST(is_loopback_host("::ffff:127.0.0.1"));
+    BOOST_TEST(!is_loopback_host("128.0.0.1"));
+    BOOST_TEST(!is_loopback_host("10.0.0.5"));
+    BOOST_TEST(!is_loopback_host("::2"));
+    BOOST_TEST(!is_loopback_host("::ffff:10.0.0.1"));
+    BOOST_TEST(!is_loopback_host("localhost.example.com"));
+    BOOST_TEST(!is_loopback_host("127.0.0.1.example.com"));
+    BOOST_TEST(!is_loopback_host("example.com"));
+}

@@ -14,6 +14,8 @@
 
 using replug::failure_kind;
 using replug::ctl::parse_http_url;
+using replug::ctl::parse_targets;
+using replug::ctl::target;
 using replug::ctl::parse_options;
 using replug::ctl::parse_socket_address;
 
@@ -77,8 +79,10 @@ BOOST_AUTO_TEST_CASE(a_command_alone_takes_every_default) {
     auto given = parsed({"status"});
     BOOST_TEST(given.command == "status");
     BOOST_TEST(!given.route.has_value());
-    BOOST_TEST(given.socket == "unix:/run/replug/replugd.sock");
-    BOOST_TEST(given.url == "");
+    BOOST_TEST((given.targets == std::vector<target>{{"unix:/run/replug/replugd.sock", false}}));
+    BOOST_TEST(!given.targets_file.has_value());
+    BOOST_TEST(given.check == false);
+    BOOST_TEST(given.allow_plaintext_token == false);
     BOOST_TEST(given.admin_prefix == "/-/");
     BOOST_TEST(!given.token_file.has_value());
     BOOST_TEST(given.json == false);
@@ -90,8 +94,7 @@ BOOST_AUTO_TEST_CASE(a_command_alone_takes_every_default) {
 BOOST_AUTO_TEST_CASE(every_option_is_read) {
     auto given = parsed({"--socket", "127.0.0.1:9000", "--admin-prefix", "/admin/", "--token-file", "/etc/token",
                          "--json", "--timeout", "2.5", "reload", "/pluggable"});
-    BOOST_TEST(given.socket == "127.0.0.1:9000");
-    BOOST_TEST(given.url == "");
+    BOOST_TEST((given.targets == std::vector<target>{{"127.0.0.1:9000", false}}));
     BOOST_TEST(given.admin_prefix == "/admin/");
     BOOST_TEST(given.token_file.value_or("") == "/etc/token");
     BOOST_TEST(given.json == true);
@@ -102,7 +105,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_read) {
 
 BOOST_AUTO_TEST_CASE(options_may_follow_the_command_and_use_equals) {
     auto given = parsed({"rollback", "/p", "--url=http://127.0.0.1:8080/-/", "--timeout=0.5"});
-    BOOST_TEST(given.url == "http://127.0.0.1:8080/-/");
+    BOOST_TEST((given.targets == std::vector<target>{{"http://127.0.0.1:8080/-/", true}}));
     BOOST_TEST(given.timeout_seconds == 0.5);
     BOOST_TEST(given.command == "rollback");
     BOOST_TEST(given.route.value_or("") == "/p");
@@ -142,9 +145,32 @@ BOOST_AUTO_TEST_CASE(a_wrong_number_of_arguments_is_refused) {
     BOOST_TEST(refusal({"rollback", ""}) == "rollback: the ROUTE is empty");
 }
 
-BOOST_AUTO_TEST_CASE(socket_and_url_together_are_refused) {
-    BOOST_TEST(refusal({"--socket", "/run/r.sock", "--url", "http://h/-/", "status"}) ==
-               "--socket and --url: give one or the other");
+BOOST_AUTO_TEST_CASE(several_targets_keep_their_order_and_only_reload_route_takes_them) {
+    auto given = parsed({"--socket", "/run/a.sock", "--url", "http://h/-/", "reload", "--socket=:9000", "/p",
+                         "--check", "--allow-plaintext-token", "--targets", "/etc/fleet"});
+    BOOST_TEST((given.targets == std::vector<target>{{"/run/a.sock", false}, {"http://h/-/", true}, {":9000", false}}));
+    BOOST_TEST(given.targets_file.value_or("") == "/etc/fleet");
+    BOOST_TEST(given.check == true);
+    BOOST_TEST(given.allow_plaintext_token == true);
+    BOOST_TEST(parsed({"--targets", "/etc/fleet", "reload", "/p"}).targets.empty());  // no default socket then
+    const std::string several = "several targets (--socket, --url, --targets): only reload ROUTE takes more than one";
+    BOOST_TEST(refusal({"--socket", "/run/r.sock", "--url", "http://h/-/", "status"}) == several);
+    BOOST_TEST(refusal({"--socket", "/a", "--socket", "/b", "reload"}) == several);
+    BOOST_TEST(refusal({"--targets", "/etc/fleet", "rollback", "/p"}) == several);
+    BOOST_TEST(refusal({"--check", "reload"}) == "--check: only reload ROUTE can be checked");
+    BOOST_TEST(refusal({"--check", "status"}) == "--check: only reload ROUTE can be checked");
+}
+
+BOOST_AUTO_TEST_CASE(a_targets_file_has_one_address_per_line) {
+    auto listed = parse_targets("f", "# the fleet\nunix:/run/a.sock\n\n  http://10.0.0.5/-/  \nHTTPS://h/-/\n:9000");
+    BOOST_TEST_REQUIRE(listed.ok());
+    BOOST_TEST((*listed == std::vector<target>{{"unix:/run/a.sock", false}, {"http://10.0.0.5/-/", true},
+                                                {"HTTPS://h/-/", true}, {":9000", false}}));
+    auto two_on_a_line = parse_targets("f", "/a.sock\n/b.sock /c.sock\n");
+    BOOST_TEST_REQUIRE(!two_on_a_line.ok());
+    BOOST_TEST(two_on_a_line.reason() == "--targets f:2: one address per line, got '/b.sock /c.sock'");
+    BOOST_TEST((two_on_a_line.kind() == failure_kind::bad_input));
+    BOOST_TEST(parse_targets("f", "# nothing\n\n").reason() == "--targets f: no target in the file");
 }
 
 BOOST_AUTO_TEST_CASE(an_admin_prefix_must_start_and_end_with_a_slash) {
@@ -171,7 +197,6 @@ BOOST_AUTO_TEST_CASE(what_the_option_parser_refuses_names_the_option) {
     BOOST_TEST(mentions(refusal({"--bogus", "status"}), "--bogus"));
     BOOST_TEST(mentions(refusal({"status", "--socket"}), "--socket"));
     BOOST_TEST(mentions(refusal({"--json=yes", "status"}), "--json"));
-    BOOST_TEST(mentions(refusal({"--socket", "/a", "--socket", "/b", "status"}), "--socket"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -260,7 +285,7 @@ BOOST_AUTO_TEST_CASE(the_scheme_is_case_insensitive) {
 
 BOOST_AUTO_TEST_CASE(refusals_name_the_url_and_say_what_is_wrong) {
     BOOST_TEST(url_refusal("https://example.com/-/") ==
-               "--url https://example.com/-/: https is not supported; use http:// or --socket");
+               "--url https://example.com/-/: replugctl speaks no TLS; use an ssh tunnel (ssh -L) and an http:// URL on loopback, or --socket");
     BOOST_TEST(url_refusal("ftp://example.com/") == "--url ftp://example.com/: expected http://HOST[:PORT]/PREFIX/");
     BOOST_TEST(url_refusal("example.com:80") == "--url example.com:80: expected http://HOST[:PORT]/PREFIX/");
     BOOST_TEST(url_refusal("http://h/-/?x=1") == "--url http://h/-/?x=1: the URL must not have a query or fragment");
