@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "address.hpp"
 #include "resolver.hpp"
 #include "text.hpp"
 
@@ -78,6 +79,10 @@ po::options_description describe_options() {
          "on SIGTERM, how long in-flight requests may run before the server exits anyway")
         ("watch", po::bool_switch(),
          "reload a route when its module file is rewritten, renamed in, or appears earlier in the path")
+        ("dev", po::value<std::string>()->value_name("DIR"),
+         "development mode: DIR/NAME.cpp (or DIR/NAME/*.cpp) is compiled with $CXX and served at /NAME, "
+         "and compiled again on every save; listens on 127.0.0.1:8000 without --listen; "
+         "a development tool, not for production")
         ("check", po::bool_switch(), "resolve and load every route, report, exit 0 (all good) or 1")
         ("version", po::bool_switch(), "print the version and exit")
         ("help", po::bool_switch(), "print this help and exit");
@@ -165,6 +170,14 @@ outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
                            std::chrono::seconds(numbers[2])};
 }
 
+bool loopback_address(std::string_view address) {
+    if (address.starts_with("unix:")) return true;
+    auto split = split_host_port(address);
+    if (!split) return false;
+    const std::string& host = split->host;
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 unsigned available_cpus() {
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     // cgroup v2: "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit.
@@ -228,6 +241,18 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (!file.empty()) result.config_file = std::filesystem::absolute(file);
     auto origin = [&](const std::string& key) { return where_set(key, file_entries, file); };
 
+    if (values.count("dev")) {
+        const auto& dir = values["dev"].as<std::string>();
+        std::error_code error;
+        if (dir.empty()) return bad(origin("dev") + "--dev: empty directory");
+        if (!std::filesystem::exists(dir, error))
+            return bad(origin("dev") + "--dev " + dir + ": no such directory");
+        if (!std::filesystem::is_directory(dir, error))
+            return bad(origin("dev") + "--dev " + dir + ": not a directory");
+        result.dev = std::filesystem::absolute(dir).lexically_normal();
+        if (result.dev->filename().empty()) result.dev = result.dev->parent_path();
+    }
+
     if (values.count("listen")) {
         result.listen = values["listen"].as<std::string>();
         if (result.listen.empty()) return bad(origin("listen") + "--listen: empty address");
@@ -266,6 +291,10 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto policy = parse_rollback_policy(values["auto-rollback"].as<std::string>());
     if (!policy) return bad(origin("auto-rollback") + policy.reason());
     result.auto_rollback = *policy;
+    // In dev mode a crashing experiment keeps answering its crash (500)
+    // rather than being replaced by its previous version behind the
+    // author's back; --auto-rollback given explicitly still applies.
+    if (result.dev && values["auto-rollback"].defaulted()) result.auto_rollback.enabled = false;
 
     if (values.count("module-path"))
         for (const auto& directory : values["module-path"].as<std::vector<std::string>>()) {

@@ -55,6 +55,7 @@ struct config {
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
     bool watch = false;
+    std::optional<std::filesystem::path> dev;  // --dev DIR, absolute; see dev_mode.hpp
     bool check = false;
     bool help = false;
     bool version = false;
@@ -67,6 +68,14 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 
 // Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
 outcome<route_spec> parse_route(std::string_view text);
+
+// Where --dev listens without --listen (and no inherited socket): dev mode
+// is a development tool, so only this machine reaches it.
+inline constexpr const char* dev_default_listen = "127.0.0.1:8000";
+
+// True when ADDRESS (as --listen takes it) only accepts connections from
+// this machine: a unix socket, 127.0.0.0/8, ::1 or localhost.
+bool loopback_address(std::string_view address);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
 // (containers), else the cores.
