@@ -243,12 +243,7 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
 
     if (values.count("dev")) {
         const auto& dir = values["dev"].as<std::string>();
-        std::error_code error;
         if (dir.empty()) return bad(origin("dev") + "--dev: empty directory");
-        if (!std::filesystem::exists(dir, error))
-            return bad(origin("dev") + "--dev " + dir + ": no such directory");
-        if (!std::filesystem::is_directory(dir, error))
-            return bad(origin("dev") + "--dev " + dir + ": not a directory");
         result.dev = std::filesystem::absolute(dir).lexically_normal();
         if (result.dev->filename().empty()) result.dev = result.dev->parent_path();
     }

@@ -25,13 +25,13 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string compile_error_page(std::string_view name, std::string_view command, std::string_view output,
-                               std::size_t limit) {
+                               std::size_t limit, std::string_view problem) {
     bool cut = output.size() > limit;
     if (cut) output = output.substr(0, limit);
     std::string page =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(name) +
-        ": does not compile</title></head>\n<body>\n<h1>" + html_escape(name) +
-        " does not compile</h1>\n<p>replugd --dev serves this page until the next save that compiles.</p>\n"
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(name) + " " +
+        html_escape(problem) + "</title></head>\n<body>\n<h1>" + html_escape(name) + " " + html_escape(problem) +
+        "</h1>\n<p>replugd --dev serves this page until a save compiles and loads.</p>\n"
         "<pre>$ " + html_escape(command) + "\n\n" + html_escape(output);
     if (cut) page += "\n[... cut at " + std::to_string(limit) + " bytes]";
     page += "</pre>\n</body></html>\n";

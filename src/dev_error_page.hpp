@@ -28,8 +28,9 @@ std::string html_escape(std::string_view text);
 
 // The whole page for module NAME: COMMAND (how it was compiled) and OUTPUT
 // (what the compiler wrote), escaped; OUTPUT cut to its first LIMIT bytes.
+// PROBLEM completes the title "NAME PROBLEM".
 std::string compile_error_page(std::string_view name, std::string_view command, std::string_view output,
-                               std::size_t limit = 256 * 1024);
+                               std::size_t limit = 256 * 1024, std::string_view problem = "does not compile");
 
 // The stand-in module's bytes (a shared object built with the SDK's flags).
 std::span<const unsigned char> dev_error_page_module();

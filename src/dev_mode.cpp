@@ -311,10 +311,22 @@ void dev_mode::finish(const build_result& result) {
     }
     if (result.compiled) log_.info("dev: compiled ", result.name, " in ", took, "; swapping route ", pattern);
     auto swapped = routes_->reload(pattern, {true});  // logs the swap, or why not
-    if (!swapped && swapped.kind() == failure_kind::not_found) {
+    if (swapped) return;
+    if (swapped.kind() == failure_kind::not_found) {
         auto applied = apply_table_();  // a SIGHUP's table dropped it meanwhile
         if (!applied) log_.error("dev: the route table with ", pattern, " was refused: ", applied.reason());
+        return;
     }
+    if (!result.compiled) return;
+    // It compiled, but the server will not load it (no handler, GNU-unique
+    // symbols, a load hook that says no): the author sees why, not the old version.
+    write_atomically(build_dir_ / (result.name + ".html"),
+                     compile_error_page(result.name, "replugd: load " + result.name + ".so",
+                                        "It compiled, but replugd refused to load it:\n" + swapped.reason() + "\n",
+                                        256 * 1024, "is not served"),
+                     ".tmp");
+    install_stand_in(result.name);
+    routes_->reload(pattern, {true});
 }
 
 void dev_mode::run() {

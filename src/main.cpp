@@ -53,17 +53,24 @@ int check_routes(const replug::config& settings, replug::registry& routes) {
 // every module of --dev DIR. bad_input: the compiler or the SDK is missing.
 replug::outcome<std::unique_ptr<replug::dev_mode>> start_dev_mode(const replug::config& settings,
                                                                   replug::logger& log) {
+    std::error_code error;
+    const auto& dir = *settings.dev;
+    if (!std::filesystem::exists(dir, error))
+        return replug::failure{"--dev " + dir.string() + ": no such directory", replug::failure_kind::bad_input};
+    if (!std::filesystem::is_directory(dir, error))
+        return replug::failure{"--dev " + dir.string() + ": not a directory", replug::failure_kind::bad_input};
     auto include = replug::find_sdk_include("/proc/self/exe");
     if (!include) return include.error();
     auto compiler = replug::find_compiler(std::getenv("CXX"), std::getenv("CXXFLAGS"), std::getenv("PATH"), *include);
     if (!compiler) return compiler.error();
-    auto command = replug::shell_words(replug::compile_command(*compiler, {}, {}, "NAME.so"));
+    auto command = replug::shell_words(replug::compile_command(*compiler, {}, {}, "-"));
+    command.resize(command.size() - 5);  // " -o -": what a module's compile adds is shown below
     replug::dev_settings dev_settings{*settings.dev, std::move(*compiler), std::max(1u, replug::available_cpus()),
                                       std::chrono::milliseconds(50)};
     try {
         auto dev = std::make_unique<replug::dev_mode>(std::move(dev_settings), log);
         log.info("dev: compiling the modules of ", settings.dev->string(), " into ", dev->build_dir().string(),
-                 " with ", command.substr(0, command.size() - 10), " SOURCES [NAME.flags] -o NAME.so");
+                 " with ", command, " SOURCES [NAME.flags words] -o NAME.so");
         dev->build_all();
         return dev;
     } catch (const std::exception& error) {

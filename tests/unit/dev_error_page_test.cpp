@@ -22,7 +22,8 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_command_and_the_errors_with_their_lines)
                                    "hello.cpp:5:3: error: 'x' was not declared in this scope\n"
                                    "    5 |   x << 1;\n      |   ^\n");
     BOOST_TEST(page.starts_with("<!DOCTYPE html>"));
-    BOOST_TEST(page.find("<title>hello: does not compile</title>") != std::string::npos);
+    BOOST_TEST(page.find("<title>hello does not compile</title>") != std::string::npos);
+    BOOST_TEST(page.find("<h1>hello does not compile</h1>") != std::string::npos);
     BOOST_TEST(page.find("$ g++ -shared hello.cpp -o hello.so") != std::string::npos);
     BOOST_TEST(page.find("hello.cpp:5:3: error: &#39;x&#39; was not declared") != std::string::npos);
     BOOST_TEST(page.find("    5 |   x &lt;&lt; 1;") != std::string::npos);
@@ -33,6 +34,11 @@ BOOST_AUTO_TEST_CASE(a_page_cannot_be_broken_out_of) {
     auto page = compile_error_page("a<b", "cc", "</pre><script>alert(1)</script>");
     BOOST_TEST(page.find("<script>") == std::string::npos);
     BOOST_TEST(page.find("a&lt;b does not compile") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_title_names_the_problem) {
+    auto page = compile_error_page("hello", "load", "no handler", 100, "is not served");
+    BOOST_TEST(page.find("<title>hello is not served</title>") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(long_output_is_cut_and_says_so) {
