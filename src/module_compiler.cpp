@@ -1,7 +1,6 @@
 #include "module_compiler.hpp"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,37 +31,73 @@ bool has_sdk_header(const std::filesystem::path& include) {
     return std::filesystem::is_regular_file(include / "replug" / "module.hpp", error);
 }
 
-// What the child of run_captured needs, all made before clone.
+// What the children of run_captured need, all made before fork.
 struct child_plan {
     std::vector<char*> argv;
     const char* cwd = nullptr;
     int input = -1;
-    int output = -1;
-    int exec_errno = 0;  // written by the child (it shares our memory until execve)
-    const char* failed_step = "";
+    int output = -1;  // the output pipe's writing end
+    int status = -1;  // the status pipe's writing end (close-on-exec)
 };
 
-// The child: async-signal-safe calls only (it runs on our memory, in a
-// process that has threads).
-int run_child(void* argument) {
-    auto* plan = static_cast<child_plan*>(argument);
-    auto fail = [plan](const char* step) {
-        plan->exec_errno = errno;
-        plan->failed_step = step;
-        ::_exit(127);
+// One record on the status pipe.
+struct status_record {
+    int step;   // a child_step
+    int value;  // a wait status for exited, else errno
+};
+enum child_step : int { exited = 0, chdir_failed, dup2_failed, fork_failed, exec_failed };
+const char* step_name(int step) {
+    switch (step) {
+        case chdir_failed: return "chdir";
+        case dup2_failed: return "dup2";
+        case fork_failed: return "fork";
+        default: return "execve";
+    }
+}
+
+// The middle process: async-signal-safe calls only (it is a fork of a
+// process that has threads). It starts the program as its own child, waits
+// for it and writes its wait status on the status pipe: a process that
+// reaps every child (the master's waitpid(-1)) may reap this one, but not
+// the program, which is not its child.
+[[noreturn]] void run_middle(const child_plan& plan) {
+    auto report = [&plan](int step, int value) {
+        status_record record{step, value};
+        [[maybe_unused]] auto n = ::write(plan.status, &record, sizeof record);
     };
-    ::setpgid(0, 0);
-    if (::chdir(plan->cwd) < 0) fail("chdir");
-    if (::dup2(plan->input, 0) < 0 || ::dup2(plan->output, 1) < 0 || ::dup2(plan->output, 2) < 0) fail("dup2");
+    ::setpgid(0, 0);  // the program's group too: killed as one
+    if (::chdir(plan.cwd) < 0) {
+        report(chdir_failed, errno);
+        ::_exit(127);
+    }
+    if (::dup2(plan.input, 0) < 0 || ::dup2(plan.output, 1) < 0 || ::dup2(plan.output, 2) < 0) {
+        report(dup2_failed, errno);
+        ::_exit(127);
+    }
     struct sigaction default_action {};
     default_action.sa_handler = SIG_DFL;
     for (int signal : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::sigaction(signal, &default_action, nullptr);
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(plan->argv[0], plan->argv.data(), environ);
-    fail("execve");
-    return 127;
+    pid_t program = ::fork();
+    if (program < 0) {
+        report(fork_failed, errno);
+        ::_exit(127);
+    }
+    if (program == 0) {
+        ::execve(plan.argv[0], plan.argv.data(), environ);
+        report(exec_failed, errno);
+        ::_exit(127);
+    }
+    ::close(0);
+    ::close(1);  // the output pipe ends when the program's copies close
+    ::close(2);
+    int status = 0;
+    while (::waitpid(program, &status, 0) < 0 && errno == EINTR) {
+    }
+    report(exited, status);
+    ::_exit(0);
 }
 
 std::string quoted(const std::string& word) {
@@ -154,9 +189,11 @@ std::string shell_words(const std::vector<std::string>& argv) {
 outcome<process_result> run_captured(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                                      std::atomic<pid_t>* pid_out) {
     if (argv.empty()) return failure{"nothing to run", failure_kind::bad_input};
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) < 0) return failure{std::string("pipe: ") + std::strerror(errno)};
-    unique_fd reading(pipe_fds[0]), writing(pipe_fds[1]);
+    int output_fds[2], status_fds[2];
+    if (::pipe2(output_fds, O_CLOEXEC) < 0) return failure{std::string("pipe: ") + std::strerror(errno)};
+    unique_fd reading(output_fds[0]), writing(output_fds[1]);
+    if (::pipe2(status_fds, O_CLOEXEC) < 0) return failure{std::string("pipe: ") + std::strerror(errno)};
+    unique_fd status_reading(status_fds[0]), status_writing(status_fds[1]);
     unique_fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!null) return failure{std::string("/dev/null: ") + std::strerror(errno)};
 
@@ -168,14 +205,14 @@ outcome<process_result> run_captured(const std::vector<std::string>& argv, const
     plan.cwd = directory.c_str();
     plan.input = null.get();
     plan.output = writing.get();
-    // CLONE_VM | CLONE_VFORK as posix_spawn does: the child runs on this
-    // stack until execve, and this thread waits for that. Exit signal 0:
-    // no SIGCHLD, and waitpid(-1) without __WALL never sees it.
-    std::vector<char> stack(64 * 1024);
-    pid_t pid = ::clone(run_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK, &plan);
-    if (pid < 0) return failure{std::string("clone: ") + std::strerror(errno)};
+    plan.status = status_writing.get();
+    pid_t middle = ::fork();
+    if (middle < 0) return failure{std::string("fork: ") + std::strerror(errno)};
+    if (middle == 0) run_middle(plan);
+    ::setpgid(middle, middle);  // as the child does: the group exists before anyone may kill it
     writing.reset();
-    if (pid_out) pid_out->store(pid);
+    status_writing.reset();
+    if (pid_out) pid_out->store(middle);
     process_result result;
     char buffer[16 * 1024];
     while (true) {
@@ -185,11 +222,23 @@ outcome<process_result> run_captured(const std::vector<std::string>& argv, const
         if (result.output.size() < output_limit)
             result.output.append(buffer, std::min<std::size_t>(n, output_limit - result.output.size()));
     }
-    while (::waitpid(pid, &result.status, __WALL) < 0 && errno == EINTR) {
+    std::optional<status_record> first;
+    status_record record{};
+    while (true) {
+        ssize_t n = ::read(status_reading.get(), &record, sizeof record);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof record)) break;
+        if (!first) first = record;
+    }
+    // The middle process's own status says nothing; when the master's
+    // reaper took it first, this finds nothing to wait for.
+    while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
     }
     if (pid_out) pid_out->store(0);
-    if (plan.exec_errno != 0)
-        return failure{"cannot run " + argv[0] + ": " + plan.failed_step + ": " + std::strerror(plan.exec_errno)};
+    if (!first) return failure{"cannot run " + argv[0] + ": its starter ended without a word"};
+    if (first->step != exited)
+        return failure{"cannot run " + argv[0] + ": " + step_name(first->step) + ": " + std::strerror(first->value)};
+    result.status = first->value;
     return result;
 }
 

@@ -8,9 +8,10 @@
 //        <sources> <NAME.flags words> -o <output>
 //
 // The compiler runs in the dev directory (its messages name the user's
-// files as "hello.cpp:5:3"), in a process group of its own, as a child that
-// sends no SIGCHLD: the master's reaper (waitpid(-1)) never takes its exit
-// status from the thread that waits for it.
+// files as "hello.cpp:5:3"), in a process group of its own, as the child of
+// a middle process that passes its wait status back on a pipe: the master
+// reaps every child of its own (waitpid(-1)), and would otherwise take the
+// compiler's exit status from the thread that waits for it.
 #ifndef REPLUG_MODULE_COMPILER_HPP
 #define REPLUG_MODULE_COMPILER_HPP
 
@@ -64,9 +65,10 @@ struct process_result {
 };
 
 // Runs ARGV (argv[0] a path) in directory CWD with stdin from /dev/null,
-// and returns its exit status and output. While it runs, *PID holds its pid
-// (also its process group), for a caller that may have to kill it; 0 after.
-// Fails when it cannot start (errno's text).
+// and returns its exit status and output. While it runs, *PID holds the
+// process group it runs in, for a caller that may have to kill it; 0 after.
+// Fails when it cannot start (errno's text). Safe in a process with threads
+// and with another thread reaping every child.
 outcome<process_result> run_captured(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                                      std::atomic<pid_t>* pid = nullptr);
 
