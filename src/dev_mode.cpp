@@ -104,7 +104,7 @@ dev_mode::build_result dev_mode::build(const dev_module& module, std::atomic<pid
             log_.warn("dev: ", module.name, ": compiler warnings:\n", ran->output);
     }
     result.seconds = std::chrono::duration<double>(clock::now() - started).count();
-    if (result.compiled) return result;
+    if (result.compiled || stopping_) return result;  // stopping: the compiler was killed, nothing to show
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
     std::string shown = problem.empty() ? compiler_output : problem + "\n";
@@ -263,6 +263,7 @@ void dev_mode::start_due() {
                 std::error_code ignored;
                 std::filesystem::remove(build_dir_ / (name + ".so"), ignored);
             }
+            states_.erase(name);  // not compiling (checked above): a name that came and went, or never was
             each = due_.erase(each);
             continue;
         }
