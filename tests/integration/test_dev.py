@@ -7,6 +7,7 @@ not asserted: the machine is shared)."""
 
 import os
 import re
+import signal
 import subprocess
 import time
 import unittest
@@ -158,6 +159,18 @@ class Dev(harness.TestCase):
         os.unlink(os.path.join(self.src, "added.cpp"))
         harness.wait_for(lambda: self.get("/added")[0] == 404, timeout=COMPILE, what="/added to go")
         self.assertIn("dev: added has no sources any more; removing route /added/*", self.server.log())
+        self.assertEqual(self.get("/hello")[:2], (200, "Hello at /hello\n"))
+
+    def test_sighup_and_reload_keep_the_dev_routes(self):
+        write(os.path.join(self.src, "hello.cpp"), source("Hello"))
+        self.start()
+        self.server.send(signal.SIGHUP)
+        harness.wait_for(lambda: self.server.log().count("reload route=/hello/*") >= 1, what="the SIGHUP reload")
+        self.assertNotIn("refused", self.server.log())
+        self.assertEqual(self.get("/hello")[:2], (200, "Hello at /hello\n"))
+        status, body = self.http.admin("POST", "reload")
+        self.assertEqual(status, 200, body)
+        self.assertIn('"/hello/*"', body)
         self.assertEqual(self.get("/hello")[:2], (200, "Hello at /hello\n"))
 
     def test_the_flags_file_reaches_the_compiler(self):
