@@ -44,7 +44,7 @@ struct config {
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
     unsigned workers = 2;  // 0: a single process
-    unsigned threads = 2;  // per worker process
+    unsigned threads = 2;  // per worker process (with no workers, the CPUs by default)
     rollback_policy auto_rollback;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
@@ -54,6 +54,7 @@ struct config {
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
+    std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
     bool watch = false;
     std::optional<std::filesystem::path> dev;  // --dev DIR, absolute; see dev_mode.hpp
     bool check = false;
@@ -78,7 +79,7 @@ inline constexpr const char* dev_default_listen = "127.0.0.1:8000";
 bool loopback_address(std::string_view address);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
-// (containers), else the cores.
+// (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.
 unsigned available_cpus();
 
 // The --help text.
