@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "address.hpp"
 #include "process.hpp"
 #include "resolver.hpp"
 #include "text.hpp"
@@ -97,6 +98,10 @@ po::options_description describe_options() {
          "so that load balancers stop sending first (a second SIGTERM, or SIGINT, cuts it short)")
         ("watch", po::bool_switch(),
          "reload a route when its module file is rewritten, renamed in, or appears earlier in the path")
+        ("dev", po::value<std::string>()->value_name("DIR"),
+         "development mode: DIR/NAME.cpp (or DIR/NAME/*.cpp) is compiled with $CXX and served at /NAME, "
+         "and compiled again on every save; listens on 127.0.0.1:8000 without --listen; "
+         "a development tool, not for production")
         ("check", po::bool_switch(), "resolve and load every route, report, exit 0 (all good) or 1")
         ("version", po::bool_switch(), "print the version and exit")
         ("help", po::bool_switch(), "print this help and exit");
@@ -218,6 +223,14 @@ outcome<std::uint64_t> parse_byte_size(std::string_view text) {
     return *number * unit;
 }
 
+bool loopback_address(std::string_view address) {
+    if (address.starts_with("unix:")) return true;
+    auto split = split_host_port(address);
+    if (!split) return false;
+    const std::string& host = split->host;
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 unsigned available_cpus() {
     unsigned cores = std::thread::hardware_concurrency();
     std::string line;
@@ -283,6 +296,13 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (!file.empty()) result.config_file = std::filesystem::absolute(file);
     auto origin = [&](const std::string& key) { return where_set(key, file_entries, file); };
 
+    if (values.count("dev")) {
+        const auto& dir = values["dev"].as<std::string>();
+        if (dir.empty()) return bad(origin("dev") + "--dev: empty directory");
+        result.dev = std::filesystem::absolute(dir).lexically_normal();
+        if (result.dev->filename().empty()) result.dev = result.dev->parent_path();
+    }
+
     if (values.count("listen")) {
         result.listen = values["listen"].as<std::string>();
         if (result.listen.empty()) return bad(origin("listen") + "--listen: empty address");
@@ -322,6 +342,10 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto policy = parse_rollback_policy(values["auto-rollback"].as<std::string>());
     if (!policy) return bad(origin("auto-rollback") + policy.reason());
     result.auto_rollback = *policy;
+    // In dev mode a crashing experiment keeps answering its crash (500)
+    // rather than being replaced by its previous version behind the
+    // author's back; --auto-rollback given explicitly still applies.
+    if (result.dev && values["auto-rollback"].defaulted()) result.auto_rollback.enabled = false;
 
     auto limit = [&](const char* key, std::uint64_t high) -> outcome<std::uint64_t> {
         if (!values.count(key)) return std::uint64_t{0};

@@ -69,6 +69,7 @@ struct config {
     std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
     std::uint64_t max_body = default_max_body;
     bool watch = false;
+    std::optional<std::filesystem::path> dev;  // --dev DIR, absolute; see dev_mode.hpp
     bool check = false;
     bool help = false;
     bool version = false;
@@ -86,6 +87,14 @@ outcome<route_spec> parse_route(std::string_view text);
 // their patterns; N from 1 to 1000000); the reason names the option.
 outcome<std::pair<std::string, unsigned>> parse_in_flight_cap(std::string_view text,
                                                               const std::vector<route_spec>& routes);
+
+// Where --dev listens without --listen (and no inherited socket): dev mode
+// is a development tool, so only this machine reaches it.
+inline constexpr const char* dev_default_listen = "127.0.0.1:8000";
+
+// True when ADDRESS (as --listen takes it) only accepts connections from
+// this machine: a unix socket, 127.0.0.0/8, ::1 or localhost.
+bool loopback_address(std::string_view address);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
 // (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.

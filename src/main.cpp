@@ -14,6 +14,7 @@
 
 #include "admin.hpp"
 #include "config.hpp"
+#include "dev_mode.hpp"
 #include "dispatcher.hpp"
 #include "listener.hpp"
 #include "loader.hpp"
@@ -49,6 +50,35 @@ int check_routes(const replug::config& settings, replug::registry& routes) {
                     swap.file.c_str(), swap.new_version.c_str());
     std::printf("%zu route(s) load\n", swaps->size());
     return 0;
+}
+
+// Finds the SDK and the compiler, makes the build directory and compiles
+// every module of --dev DIR. bad_input: the compiler or the SDK is missing.
+replug::outcome<std::unique_ptr<replug::dev_mode>> start_dev_mode(const replug::config& settings,
+                                                                  replug::logger& log) {
+    std::error_code error;
+    const auto& dir = *settings.dev;
+    if (!std::filesystem::exists(dir, error))
+        return replug::failure{"--dev " + dir.string() + ": no such directory", replug::failure_kind::bad_input};
+    if (!std::filesystem::is_directory(dir, error))
+        return replug::failure{"--dev " + dir.string() + ": not a directory", replug::failure_kind::bad_input};
+    auto include = replug::find_sdk_include("/proc/self/exe");
+    if (!include) return include.error();
+    auto compiler = replug::find_compiler(std::getenv("CXX"), std::getenv("CXXFLAGS"), std::getenv("PATH"), *include);
+    if (!compiler) return compiler.error();
+    auto command = replug::shell_words(replug::compile_command(*compiler, {}, {}, "-"));
+    command.resize(command.size() - 5);  // " -o -": what a module's compile adds is shown below
+    replug::dev_settings dev_settings{*settings.dev, std::move(*compiler), std::max(1u, replug::available_cpus()),
+                                      std::chrono::milliseconds(50)};
+    try {
+        auto dev = std::make_unique<replug::dev_mode>(std::move(dev_settings), log);
+        log.info("dev: compiling the modules of ", settings.dev->string(), " into ", dev->build_dir().string(),
+                 " with ", command, " SOURCES [NAME.flags words] -o NAME.so");
+        dev->build_all();
+        return dev;
+    } catch (const std::exception& error) {
+        return replug::failure{error.what()};
+    }
 }
 
 class pid_file {
@@ -229,13 +259,17 @@ int main(int argc, char** argv) {
     }
 
     std::optional<replug::listener> socket;
+    if (settings.listen.empty() && settings.dev) {
+        socket = replug::inherited_listener();
+        if (!socket) settings.listen = replug::dev_default_listen;
+    }
     if (!settings.listen.empty()) {
         auto opened = replug::open_listener(
             settings.listen, {settings.listen_mode, settings.listen_owner, settings.listen_group});
         if (!opened)
             return fail(opened.kind() == replug::failure_kind::bad_input ? exit_config : exit_runtime, opened.reason());
         socket = std::move(*opened);
-    } else {
+    } else if (!socket) {
         socket = replug::inherited_listener();
         if (!socket)
             return fail(exit_config, "--listen: not given, and no inherited socket (fd 0 or systemd LISTEN_FDS)");
@@ -259,6 +293,24 @@ int main(int argc, char** argv) {
         for (const auto& file : socket_files) ::unlink(file.c_str());
     };
 
+    // Dev mode compiles every module before anything serves, and sets the
+    // environment its stand-in module reads before any worker starts.
+    std::unique_ptr<replug::dev_mode> dev;
+    if (settings.dev) {
+        auto started = start_dev_mode(settings, log);
+        if (!started) {
+            remove_sockets();
+            return fail(started.kind() == replug::failure_kind::bad_input ? exit_config : exit_runtime,
+                        started.reason());
+        }
+        dev = std::move(*started);
+        if (!settings.listen.empty() && !replug::loopback_address(settings.listen))
+            log.warn("dev: --listen ", settings.listen, " is not a loopback address: anyone who reaches it sees "
+                     "your experiments and their compiler errors; dev mode is a development tool");
+    }
+    replug::config table = settings;  // what the first table applies: the configuration's routes and dev's
+    if (dev) dev->add_routes(table.routes, table.module_path);
+
     std::unique_ptr<serving_mode> mode;
     if (settings.workers == 0) {
         mode = std::make_unique<single_process>(log, settings.max_body);
@@ -277,18 +329,22 @@ int main(int argc, char** argv) {
         return fail(exit_runtime, "--pid-file " + settings.pid_file->string() + ": cannot write");
     }
     std::string where = socket->description;
-    auto started = mode->start(settings, *socket);
+    auto started = mode->start(table, *socket);
     if (!started) {
         pid.remove();
         remove_sockets();
         return fail(exit_runtime, started.reason());
     }
-    if (settings.routes.empty()) log.warn("no --route given: every request will get 404");
+    if (table.routes.empty() && !dev) log.warn("no --route given: every request will get 404");
     if (settings.workers == 0 && settings.recycle.any())
         log.warn("--max-requests, --max-rss and --max-lifetime recycle worker processes: with --workers 0 they do nothing");
 
     auto& routes = mode->routes();
     replug::reloader reloads(args, settings, routes, log);
+    if (dev) {
+        reloads.extra_routes([&dev](auto& more, auto& search_path) { dev->add_routes(more, search_path); });
+        dev->start(routes, [&reloads] { return reloads.apply_again(); });
+    }
     std::optional<replug::watcher> watch;
     if (settings.watch) {
         watch.emplace(routes, log);
@@ -314,8 +370,8 @@ int main(int argc, char** argv) {
     }
     log.info("replugd ", REPLUG_BUILD_VERSION, " serving on ", where, " threads=", settings.threads,
              settings.workers ? " per worker" : "", " workers=", settings.workers,
-             " routes=", settings.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
-             " watch=", watch ? "on" : "off", " pid=", ::getpid());
+             " routes=", table.routes.size(), " admin=", admin ? settings.admin_prefix : "off",
+             " watch=", watch ? "on" : "off", " dev=", dev ? settings.dev->string() : "off", " pid=", ::getpid());
 
     int stop_signal = mode->serve(reloads, admin ? &*admin : nullptr);
     mode->stopping().store(1, std::memory_order_release);  // ready answers 503 from now on
@@ -332,6 +388,7 @@ int main(int argc, char** argv) {
              ": stopping; draining requests for up to ", settings.drain_timeout.count(), "ms");
     int left = control ? control->stop(settings.drain_timeout) : 0;
     watch.reset();
+    dev.reset();
     left += mode->stop(settings.drain_timeout);
     pid.remove();
     if (left > 0) {

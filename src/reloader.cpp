@@ -10,10 +10,25 @@ outcome<std::vector<swap_report>> reloader::reload_everything() {
     // fixed for the life of the process.
     if (fresh->listen != started_.listen || fresh->threads != started_.threads ||
         fresh->admin_listen != started_.admin_listen || fresh->admin_token_file != started_.admin_token_file ||
-        fresh->admin_prefix != started_.admin_prefix || fresh->watch != started_.watch)
-        log_.warn("config: listen, threads, admin and watch settings changed; they apply at the next start");
-    auto swaps = routes_.apply(fresh->routes, fresh->module_path);
-    if (swaps) routes_.set_limits({fresh->recycle, fresh->max_in_flight});  // with the table they name
+        fresh->admin_prefix != started_.admin_prefix || fresh->watch != started_.watch || fresh->dev != started_.dev)
+        log_.warn("config: listen, threads, admin, watch and dev settings changed; they apply at the next start");
+    std::lock_guard lock(mutex_);
+    auto swaps = apply(*fresh);
+    if (swaps) applied_ = std::move(*fresh);
+    return swaps;
+}
+
+outcome<std::vector<swap_report>> reloader::apply_again() {
+    std::lock_guard lock(mutex_);
+    return apply(applied_);
+}
+
+outcome<std::vector<swap_report>> reloader::apply(const config& settings) {
+    auto routes = settings.routes;
+    auto search_path = settings.module_path;
+    if (extra_routes_) extra_routes_(routes, search_path);
+    auto swaps = routes_.apply(routes, search_path);
+    if (swaps) routes_.set_limits({settings.recycle, settings.max_in_flight});  // with the table they name
     if (swaps && after_apply_) after_apply_();
     return swaps;
 }

@@ -65,6 +65,28 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(!config.version);
 }
 
+BOOST_AUTO_TEST_CASE(dev_mode_turns_automatic_rollback_off_unless_told) {
+    auto plain = parsed({});
+    BOOST_TEST(!plain.dev.has_value());
+    BOOST_TEST(plain.auto_rollback.enabled);
+    auto dev = parsed({"--dev", "experiments/"});
+    BOOST_TEST(dev.dev.value() == fs::absolute("experiments"));
+    BOOST_TEST(!dev.auto_rollback.enabled);
+    auto told = parsed({"--dev", "experiments", "--auto-rollback", "3:10:60"});
+    BOOST_TEST(told.auto_rollback.enabled);
+    BOOST_TEST(told.auto_rollback.crashes == 3u);
+    // The directory itself is checked where dev mode starts (so that --check
+    // reads a config file with a dev line on any machine).
+    BOOST_TEST(refused({"--dev", ""}) == "--dev: empty directory");
+}
+
+BOOST_AUTO_TEST_CASE(loopback_addresses) {
+    for (const char* address : {"127.0.0.1:8000", "127.1.2.3:80", "[::1]:9000", "localhost:8000", "unix:/run/x.sock"})
+        BOOST_TEST(replug::loopback_address(address), address);
+    for (const char* address : {":8000", "0.0.0.0:8000", "[::]:8000", "192.168.1.2:80", "example.org:80", "[::1"})
+        BOOST_TEST(!replug::loopback_address(address), address);
+}
+
 BOOST_AUTO_TEST_CASE(command_line) {
     auto config = parsed({"--listen", "127.0.0.1:9000", "--threads", "3", "--route", "/b/*=beta",
                           "--module-path", "/srv/one", "--route=/a=alpha:handle", "--module-path", "relative/two",
