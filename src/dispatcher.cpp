@@ -5,6 +5,7 @@
 #include "last_gasp.hpp"
 #include "router.hpp"
 #include "scoreboard.hpp"
+#include "watchdog.hpp"
 
 namespace replug {
 
@@ -24,13 +25,17 @@ void dispatcher::serve(fcgi_request& call) const {
         return call.write("Service Unavailable: this route's handler keeps crashing\n");
     }
     std::optional<std::string> what;
-    if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
-        last_gasp_request crash_answer(call);
-        slot->begin(pin->slot(), pin->version().generation());
-        what = pin->call(call, call);
-        slot->end();
-    } else {
-        what = pin->call(call, call);
+    {
+        watched_call watched(call, *pin);  // past the route's timeout, the watchdog answers 504
+        if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
+            last_gasp_request crash_answer(call);
+            auto timeout = std::chrono::nanoseconds(pin->handler_timeout()).count();
+            slot->begin(pin->slot(), pin->version().generation(), static_cast<std::uint64_t>(timeout));
+            what = pin->call(call, call);
+            slot->end();
+        } else {
+            what = pin->call(call, call);
+        }
     }
     if (what) {
         const auto& version = pin->version();

@@ -24,6 +24,7 @@
 #include "fleet.hpp"
 #include "master.hpp"
 #include "scoreboard.hpp"
+#include "watchdog.hpp"
 #include "watcher.hpp"
 #include "worker.hpp"
 #include "worker_messages.hpp"
@@ -95,8 +96,14 @@ public:
         auto started = registry_.apply(settings.routes, settings.module_path);
         if (!started) return started;
         FCGX_Init();
-        server_.emplace(std::move(socket), settings.threads,
-                        [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
+        // No worker to retire here: a timed-out handler is answered 504, and its thread stays stuck.
+        watchdog_.emplace(settings.threads, log_);
+        server_.emplace(
+            std::move(socket), settings.threads, [this](replug::fcgi_request& call) { requests_.serve(call); }, log_,
+            [this](unsigned index, const std::function<void()>& body) {
+                replug::watchdog::thread_scope watched(*watchdog_, index);
+                body();
+            });
         return started;  // serving starts in serve(), once the admin endpoints are mounted
     }
     void mount_admin(replug::admin& endpoints) override {
@@ -114,10 +121,13 @@ public:
             if (!swaps) log_.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
         });
     }
-    int stop(std::chrono::milliseconds drain) override { return server_ ? server_->stop(drain) : 0; }
+    int stop(std::chrono::milliseconds drain) override {
+        return server_ ? server_->stop(drain, [this] { return watchdog_->taken_over(); }) : 0;
+    }
 
 private:
     replug::logger& log_;
+    std::optional<replug::watchdog> watchdog_;  // outlives the server's threads
     replug::loader modules_;
     replug::registry registry_;
     replug::dispatcher requests_{&registry_, log_};
@@ -135,7 +145,7 @@ public:
         replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
                                               {0, settings.threads, settings.level, settings.drain_timeout,
                                                settings.admin_token_file ? settings.admin_prefix : ""},
-                                              settings.auto_rollback};
+                                              settings.auto_rollback, settings.handler_timeout_grace};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
         return fleet_->start(settings.routes, settings.module_path);
     }

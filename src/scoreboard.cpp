@@ -23,7 +23,7 @@ namespace {
 constexpr std::uint64_t board_magic = 0x425347554c504552;
 // Bump on any change to the region's layout: a worker from another build
 // then refuses the board instead of misreading it.
-constexpr std::uint32_t layout_version = 1;
+constexpr std::uint32_t layout_version = 2;
 constexpr unsigned max_workers = 1024;
 constexpr unsigned max_threads = 1024;
 
@@ -104,11 +104,12 @@ histogram_snapshot shared_histogram::snapshot() const noexcept {
 // reader that sees a new field also sees the odd sequence), and it goes even
 // again. A write that interrupts another on the same thread (the signal
 // handler) finds it odd and finishes it.
-void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation) noexcept {
+void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns) noexcept {
     std::uint64_t odd = sequence_.load(std::memory_order_relaxed) | 1;
     sequence_.store(odd, std::memory_order_relaxed);
     route_slot_.store(route_slot, std::memory_order_release);
     generation_.store(generation, std::memory_order_release);
+    timeout_ns_.store(timeout_ns, std::memory_order_release);
     started_monotonic_ns_.store(monotonic_nanoseconds(), std::memory_order_release);
     state_.store(thread_state::in_handler, std::memory_order_release);
     sequence_.store(odd + 1, std::memory_order_release);
@@ -137,6 +138,7 @@ void thread_slot::clear() noexcept {
     route_slot_.store(0, std::memory_order_release);
     generation_.store(0, std::memory_order_release);
     started_monotonic_ns_.store(0, std::memory_order_release);
+    timeout_ns_.store(0, std::memory_order_release);
     signal_.store(0, std::memory_order_release);
     sequence_.store(odd + 1, std::memory_order_release);
 }
@@ -155,6 +157,7 @@ thread_reading thread_slot::read() const noexcept {
         taken.route_slot = route_slot_.load(std::memory_order_acquire);
         taken.generation = generation_.load(std::memory_order_acquire);
         taken.started_monotonic_ns = started_monotonic_ns_.load(std::memory_order_acquire);
+        taken.timeout_ns = timeout_ns_.load(std::memory_order_acquire);
         taken.signal_number = signal_.load(std::memory_order_acquire);
         std::uint64_t after = sequence_.load(std::memory_order_relaxed);
         if (before == after && before % 2 == 0) return taken;
@@ -177,6 +180,10 @@ void route_counters::finished(double seconds) noexcept {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     latency_.observe(seconds);
 }
+
+void route_counters::timed_out() noexcept { timeouts_.fetch_add(1, std::memory_order_relaxed); }
+
+void route_counters::slow() noexcept { slow_.fetch_add(1, std::memory_order_relaxed); }
 
 outcome<scoreboard> scoreboard::create(unsigned workers, unsigned threads_per_worker) {
     if (workers == 0 || threads_per_worker == 0 || workers > max_workers || threads_per_worker > max_threads)
@@ -319,6 +326,8 @@ route_total scoreboard::route_totals(std::uint32_t route_slot) const noexcept {
         total.requests += each.requests();
         total.errors += each.errors();
         total.in_flight += each.in_flight();
+        total.timeouts += each.timeouts();
+        total.slow_requests += each.slow_requests();
         for (std::size_t i = 0; i < total.latency_seconds.counts.size(); ++i)
             total.latency_seconds.counts[i] += each.latency_.counts_[i].load(std::memory_order_relaxed);
         sum_nanoseconds += each.latency_.sum_nanoseconds_.load(std::memory_order_relaxed);
@@ -346,6 +355,8 @@ void scoreboard::clear_route(std::uint32_t route_slot) noexcept {
         route.requests_.store(0, std::memory_order_relaxed);
         route.errors_.store(0, std::memory_order_relaxed);
         route.in_flight_.store(0, std::memory_order_relaxed);
+        route.timeouts_.store(0, std::memory_order_relaxed);
+        route.slow_.store(0, std::memory_order_relaxed);
         for (auto& count : route.latency_.counts_) count.store(0, std::memory_order_relaxed);
         route.latency_.sum_nanoseconds_.store(0, std::memory_order_relaxed);
     }

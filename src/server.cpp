@@ -207,21 +207,25 @@ bool serve_once(int fd, const request_handler& handler, const logger& log, bool 
     raw.ipcFd = fd;
     raw.keepConnection = 1;  // so that the Finish inside Accept keeps our fd
     if (FCGX_Accept_r(&raw) < 0) return false;  // peer closed, or not FastCGI: libfcgi closed the fd
+    bool taken_over = false;
     {
         fcgi_request call(raw);
         try {
             handler(call);
             call.finish();
         } catch (const std::exception& error) {  // the client went away while the answer was written
-            log.warn("response to ", printable(call.path()), " not finished: ", error.what());
+            if (!call.taken_over()) log.warn("response to ", printable(call.path()), " not finished: ", error.what());
         }
+        taken_over = call.taken_over();
     }
-    if (!keep) raw.keepConnection = 0;
+    // A watchdog answered in the handler's place and ended the connection:
+    // what libfcgi still writes fails (EPIPE), and the fd is closed.
+    if (!keep || taken_over) raw.keepConnection = 0;
     FCGX_Finish_r(&raw);
     return raw.ipcFd >= 0;
 }
 
-int server::stop(std::chrono::milliseconds drain) {
+int server::stop(std::chrono::milliseconds drain, const std::function<int()>& left_behind) {
     if (stopping_.exchange(true)) return 0;
     // Stop accepting: new connections are refused from now on. The fd itself
     // stays open (its number must not be reused while workers may still
@@ -233,11 +237,24 @@ int server::stop(std::chrono::milliseconds drain) {
     }
 
     auto deadline = std::chrono::steady_clock::now() + drain;
-    std::unique_lock lock(mutex_);
-    idle_.wait_until(lock, deadline, [&] { return busy_.load() == 0; });
+    auto abandoned = [&] { return left_behind ? left_behind() : 0; };
+    // The threads left behind never notify: with them, look again every 20 ms.
+    auto wait = [&](const auto& done) {
+        std::unique_lock lock(mutex_);
+        if (!left_behind) return idle_.wait_until(lock, deadline, done);
+        while (!done()) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) return false;
+            idle_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+        }
+        return true;
+    };
+    wait([&] { return busy_.load() - abandoned() <= 0; });
     std::uint64_t one = 1;
     [[maybe_unused]] auto written = ::write(wake_fd_.get(), &one, sizeof one);
-    bool all_done = idle_.wait_until(lock, deadline, [&] { return running_.load() == 0; });
+    wait([&] { return running_.load() - abandoned() <= 0; });
+    std::unique_lock lock(mutex_);
+    bool all_done = running_.load() == 0;
     int left = busy_.load();
     if (!all_done) {
         for (auto& worker : workers_) worker.detach();
