@@ -904,15 +904,17 @@ void fleet::check_handlers() {
         if (!wedged) continue;
         auto route = std::find_if(routes_.begin(), routes_.end(), [&](const auto& r) { return r.slot == wedged->route_slot; });
         std::string pattern = route == routes_.end() ? "?" : route->spec.pattern;
-        unsigned lost = in_handler - past_timeout;
+        // A worker that said it retires had its watchdog answer the calls past their timeout; a
+        // wedged one (no word from it) answered nothing.
+        bool answered = worker.ended_by_master == ending::retired;
+        unsigned lost = answered ? in_handler - past_timeout : in_handler;
         double elapsed = static_cast<double>(now - wedged->started_monotonic_ns) / 1e9;
         log_.error("worker killed slot=", worker.slot, " pid=", worker.pid, ": a handler of route=", pattern,
                    " still runs ", std::fixed, std::setprecision(2), elapsed, "s after it started (timeout ",
                    static_cast<double>(wedged->timeout_ns) / 1e9, "s + grace ",
                    std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s); requests lost=", lost,
-                   " (still running within their timeouts)");
-        if (worker.ended_by_master != ending::retired)  // its watchdog never said: it could not run
-            note_ended(worker.slot, "timeout on route " + pattern + ", wedged");
+                   answered ? " (still running within their timeouts)" : " (its watchdog answered none: wedged)");
+        if (!answered) note_ended(worker.slot, "timeout on route " + pattern + ", wedged");
         worker.ended_because += "; killed at timeout + grace, " + std::to_string(lost) + " request(s) lost";
         worker.ended_by_master = ending::retired;
         worker.phase = worker_phase::stopping;

@@ -212,8 +212,8 @@ int run_worker(unsigned slot) {
         counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
         if (auto told = admin.send(encode_retiring({"timeout", event.route}), {}, 5s); !told)
             log.error("worker slot=", slot, ": cannot tell the master it retires: ", told.reason);
-        log.warn("worker retiring slot=", slot, " pid=", ::getpid(), " after a handler timeout on route=", event.route,
-                 ": it takes no new requests and exits once its other requests are done");
+        log.debug("worker slot=", slot, " pid=", ::getpid(), ": a handler of route=", event.route,
+                  " timed out; taking no new requests, exiting once the others are done");
         ::kill(::getpid(), SIGTERM);
     });
 
