@@ -30,7 +30,9 @@ void dispatcher::serve(fcgi_request& call) const {
         if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
             last_gasp_request crash_answer(call);
             auto timeout = std::chrono::nanoseconds(pin->handler_timeout()).count();
-            slot->begin(pin->slot(), pin->version().generation(), static_cast<std::uint64_t>(timeout));
+            auto started = std::chrono::duration_cast<std::chrono::nanoseconds>(pin->started().time_since_epoch());
+            slot->begin(pin->slot(), pin->version().generation(), static_cast<std::uint64_t>(timeout),
+                        static_cast<std::uint64_t>(started.count()));
             what = pin->call(call, call);
             slot->end();
         } else {

@@ -93,6 +93,10 @@ public:
     // The route's handler timeout and slow-log threshold when the request
     // started (0: off).
     std::chrono::milliseconds handler_timeout() const { return timeout_; }
+    // When the request was routed (steady_clock, which is CLOCK_MONOTONIC):
+    // the start its timeout counts from, read once for the scoreboard and
+    // the watchdog too (a clock read can be a system call in a VM).
+    std::chrono::steady_clock::time_point started() const { return started_; }
     std::chrono::milliseconds slow_log() const { return slow_log_; }
     // Counts a handler call of this request past its timeout, or past the
     // slow-log threshold, on the route. Any thread, while the pin lives.

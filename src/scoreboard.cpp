@@ -104,13 +104,15 @@ histogram_snapshot shared_histogram::snapshot() const noexcept {
 // reader that sees a new field also sees the odd sequence), and it goes even
 // again. A write that interrupts another on the same thread (the signal
 // handler) finds it odd and finishes it.
-void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns) noexcept {
+void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns,
+                        std::uint64_t started_monotonic_ns) noexcept {
     std::uint64_t odd = sequence_.load(std::memory_order_relaxed) | 1;
     sequence_.store(odd, std::memory_order_relaxed);
     route_slot_.store(route_slot, std::memory_order_release);
     generation_.store(generation, std::memory_order_release);
     timeout_ns_.store(timeout_ns, std::memory_order_release);
-    started_monotonic_ns_.store(monotonic_nanoseconds(), std::memory_order_release);
+    started_monotonic_ns_.store(started_monotonic_ns ? started_monotonic_ns : monotonic_nanoseconds(),
+                                std::memory_order_release);
     state_.store(thread_state::in_handler, std::memory_order_release);
     sequence_.store(odd + 1, std::memory_order_release);
 }

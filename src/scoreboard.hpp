@@ -74,9 +74,12 @@ struct thread_reading {
 class alignas(64) thread_slot {
 public:
     // The thread calls the handler of ROUTE_SLOT's version GENERATION now,
-    // with TIMEOUT_NS as its handler timeout (0: none). A few release stores
-    // and a vDSO clock read. REQUIRES: the owning thread.
-    void begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns = 0) noexcept;
+    // with TIMEOUT_NS as its handler timeout (0: none), started at
+    // STARTED_MONOTONIC_NS (CLOCK_MONOTONIC; 0: now, read here). A few
+    // release stores, and a clock read without STARTED_MONOTONIC_NS.
+    // REQUIRES: the owning thread.
+    void begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns = 0,
+               std::uint64_t started_monotonic_ns = 0) noexcept;
     // The handler call returned (or threw). REQUIRES: the owning thread.
     void end() noexcept;
     // The thread dies of SIGNAL: crashed if it was in a handler, else it

@@ -132,11 +132,11 @@ void watchdog::run() {
 }
 
 void watchdog::scan() {
+    std::uint64_t now = monotonic_nanoseconds();
     for (unsigned i = 0; i < threads_; ++i) {
         auto& watched = cells_[i];
         std::uint64_t call = watched.sequence.load(std::memory_order_acquire);
         if (call % 2 == 0) continue;
-        std::uint64_t now = monotonic_nanoseconds();
         std::uint64_t started = watched.started_ns.load(std::memory_order_relaxed);
         std::uint64_t timeout = watched.timeout_ns.load(std::memory_order_relaxed);
         std::uint64_t slow = watched.slow_ns.load(std::memory_order_relaxed);
@@ -219,7 +219,8 @@ watched_call::watched_call(fcgi_request& request, const route_pin& pin) noexcept
     cell_->request_id.store(request.request_id(), std::memory_order_relaxed);
     cell_->timeout_ns.store(nanoseconds(timeout), std::memory_order_relaxed);
     cell_->slow_ns.store(nanoseconds(slow), std::memory_order_relaxed);
-    cell_->started_ns.store(monotonic_nanoseconds(), std::memory_order_relaxed);
+    auto started = std::chrono::duration_cast<std::chrono::nanoseconds>(pin.started().time_since_epoch()).count();
+    cell_->started_ns.store(static_cast<std::uint64_t>(started), std::memory_order_relaxed);
     cell_->sequence.store(cell_->sequence.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     request.watch(&cell_->owner);
 }
