@@ -64,7 +64,7 @@ struct config {
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
     unsigned workers = 2;  // 0: a single process
-    unsigned threads = 2;  // per worker process
+    unsigned threads = 2;  // per worker process (with no workers, the CPUs by default)
     rollback_policy auto_rollback;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
@@ -77,6 +77,7 @@ struct config {
     // How long past its timeout a handler call may still hold its worker
     // before the master kills the worker (worker processes only).
     std::chrono::milliseconds handler_timeout_grace{5000};
+    std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
     bool watch = false;
     bool check = false;
     bool help = false;
@@ -92,7 +93,7 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 outcome<route_spec> parse_route(std::string_view text);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
-// (containers), else the cores.
+// (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.
 unsigned available_cpus();
 
 // The --help text.

@@ -15,6 +15,8 @@ void dispatcher::serve(fcgi_request& call) const {
         log_.warn("bad request: unusable path \"", printable(path), "\"");
         return call.fail(400, "Bad Request");
     }
+    for (const auto& [exact, handler] : exact_)
+        if (path == exact) return handler(call);
     for (const auto& [prefix, handler] : mounts_)
         if (path.starts_with(prefix)) return handler(call);
     auto pin = routes_ ? routes_->pin(path) : std::nullopt;

@@ -1,5 +1,5 @@
 // The per-request decision, in order: 400 for a path that cannot be routed,
-// a handler mounted at a prefix (the admin endpoints, mounted like any
+// a handler mounted at a path (the probes) or a prefix (the admin endpoints, mounted like any
 // other handler), the route's module, or 404. The transport knows nothing
 // of what a path means.
 #ifndef REPLUG_DISPATCHER_HPP
@@ -26,11 +26,17 @@ public:
         mounts_.emplace_back(std::move(prefix), std::move(handler));
     }
 
+    // A request for exactly PATH goes to HANDLER, before any prefix mount.
+    void mount_exact(std::string path, request_handler handler) {
+        exact_.emplace_back(std::move(path), std::move(handler));
+    }
+
     void serve(fcgi_request& call) const;
 
 private:
     const registry* routes_;
     const logger& log_;
+    std::vector<std::pair<std::string, request_handler>> exact_;
     std::vector<std::pair<std::string, request_handler>> mounts_;
 };
 

@@ -105,6 +105,7 @@ void registry::record_failure(route& target, const std::string& why) {
     auto& books = books_of(target);
     books.last_error = why;
     books.last_error_at = std::chrono::system_clock::now();
+    books.last_reload_failed = true;
 }
 
 swap_report registry::commit(route& target, std::shared_ptr<module_version> version) {
@@ -134,6 +135,7 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
         retire(books, std::exchange(books.previous, std::move(old)));
     }
     books.last_error.clear();
+    books.last_reload_failed = false;
     if (report.old_generation == 0)
         log_.at(swaps_logged_at_, "load route=", report.pattern, " module=", report.module, " version=", report.new_version,
                   " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
@@ -321,6 +323,7 @@ std::vector<route_status> registry::status() const {
         entry.latency_seconds = each->counters_.latency().snapshot();
         entry.last_error = books.last_error;
         entry.last_error_at = books.last_error_at;
+        entry.last_reload_failed = books.last_reload_failed;
         all.push_back(std::move(entry));
     }
     return all;

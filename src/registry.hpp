@@ -199,6 +199,7 @@ private:
         std::uint64_t next_generation = 1;
         std::string last_error;
         std::chrono::system_clock::time_point last_error_at;
+        bool last_reload_failed = false;
     };
 
     std::shared_ptr<const route_table> table() const { return table_.load(std::memory_order_acquire); }

@@ -39,7 +39,8 @@ struct worker_settings {
     unsigned threads = 1;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
-    std::string admin_prefix = "/-/";
+    std::string admin_prefix = "/-/";  // empty: admin is off
+    std::string probe_prefix = "/-/";  // where ready and live answer, admin on or off
 };
 
 fields encode_start(const worker_settings& settings);

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE config
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -312,6 +313,23 @@ BOOST_AUTO_TEST_CASE(a_bad_handler_timeout_in_the_file_names_its_line) {
     std::string why = refused({"--config", file.string()});
     BOOST_TEST(contains(why, at_line(3)), why);
     BOOST_TEST(contains(why, "--handler-timeout: /b is not the path of any --route"), why);
+BOOST_AUTO_TEST_CASE(shutdown_delay) {
+    BOOST_TEST(parsed({}).shutdown_delay.count() == 0);
+    BOOST_TEST(parsed({"--shutdown-delay", "2.5"}).shutdown_delay.count() == 2500);
+    BOOST_TEST(contains(refused({"--shutdown-delay", "-1"}), "--shutdown-delay: must be between 0 and 86400"));
+    BOOST_TEST(contains(refused({"--shutdown-delay", "86401"}), "--shutdown-delay"));
+    BOOST_TEST(contains(refused({"--shutdown-delay", "soon"}), "shutdown-delay"));
+    write("shutdown-delay = 5\n");
+    BOOST_TEST(parsed({"--config", file.string()}).shutdown_delay.count() == 5000);
+    write("\nshutdown-delay = -5\n");
+    BOOST_TEST(contains(refused({"--config", file.string()}), at_line(2) + " --shutdown-delay"));
+}
+
+// The workers scale with the CPUs; with none, the single process's threads do.
+BOOST_AUTO_TEST_CASE(threads_default_with_and_without_workers) {
+    BOOST_TEST(parsed({"--workers", "3"}).threads == 2u);
+    BOOST_TEST(parsed({"--workers", "0"}).threads == std::max(2u, replug::available_cpus()));
+    BOOST_TEST(parsed({"--workers", "0", "--threads", "7"}).threads == 7u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

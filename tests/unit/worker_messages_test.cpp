@@ -76,3 +76,15 @@ BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
     BOOST_TEST(!parse_decimal("-1").has_value());
     BOOST_TEST(!parse_decimal("99999999999999999999999").has_value());
 }
+
+// Admin off, probes on: the worker learns both prefixes apart.
+BOOST_AUTO_TEST_CASE(start_carries_the_admin_and_probe_prefixes) {
+    replug::worker_settings settings{3, 4, replug::log_level::debug, std::chrono::milliseconds(2500), "", "/-/"};
+    auto back = decode_start(encode_start(settings));
+    BOOST_TEST_REQUIRE(back.ok(), replug::testing::reason_of(back));
+    BOOST_TEST(back->slot == 3u);
+    BOOST_TEST(back->threads == 4u);
+    BOOST_TEST(back->drain_timeout.count() == 2500);
+    BOOST_TEST(back->admin_prefix == "");
+    BOOST_TEST(back->probe_prefix == "/-/");
+}
