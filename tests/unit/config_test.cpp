@@ -313,6 +313,8 @@ BOOST_AUTO_TEST_CASE(a_bad_handler_timeout_in_the_file_names_its_line) {
     std::string why = refused({"--config", file.string()});
     BOOST_TEST(contains(why, at_line(3)), why);
     BOOST_TEST(contains(why, "--handler-timeout: /b is not the path of any --route"), why);
+}
+
 BOOST_AUTO_TEST_CASE(shutdown_delay) {
     BOOST_TEST(parsed({}).shutdown_delay.count() == 0);
     BOOST_TEST(parsed({"--shutdown-delay", "2.5"}).shutdown_delay.count() == 2500);
