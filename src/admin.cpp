@@ -250,6 +250,8 @@ void admin::status(response& res) {
             .field("in_flight", route.in_flight)
             .field("rejected", route.rejected)
             .field("crashes", route.crashes)
+            .field("timeouts", route.timeouts)
+            .field("slow_requests", route.slow_requests)
             .key("current");
         write_version(json, route.current);
         json.key("previous");
@@ -341,6 +343,11 @@ void admin::metrics(response& res) {
               });
     per_route("replug_handler_crashes_total", "counter", "Worker processes that died in a handler of the route.",
               [&](const route_status& r, const std::string& l) { sample("replug_handler_crashes_total", l, r.crashes); });
+    per_route("replug_handler_timeouts_total", "counter",
+              "Handler calls past the route's --handler-timeout (answered 504, or cut when the response had started).",
+              [&](const route_status& r, const std::string& l) { sample("replug_handler_timeouts_total", l, r.timeouts); });
+    per_route("replug_slow_requests_total", "counter", "Handler calls still running after --slow-log, per route.",
+              [&](const route_status& r, const std::string& l) { sample("replug_slow_requests_total", l, r.slow_requests); });
     per_route("replug_versions_draining", "gauge", "Retired versions still running requests, per route.",
               [&](const route_status& r, const std::string& l) {
                   sample("replug_versions_draining", l, r.draining.size());

@@ -6,7 +6,9 @@
 #include "text.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <functional>
 #include <thread>
 #include <fstream>
 #include <map>
@@ -93,6 +95,15 @@ po::options_description describe_options() {
          "answered 413 before the handler runs (read at start)")
         ("drain-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
          "on SIGTERM, how long in-flight requests may run before the server exits anyway")
+        ("handler-timeout", po::value<std::vector<std::string>>()->value_name("[PATH=]SECONDS"),
+         "repeatable; a handler call still running after SECONDS (decimals allowed) is answered 504 "
+         "and its worker replaced; PATH= for one route, else the default for every route "
+         "(default: 30; 0: no timeout)")
+        ("handler-timeout-grace", po::value<std::string>()->value_name("SECONDS"),
+         "how long past its timeout a handler may keep its worker before the master kills the "
+         "worker (default: 5)")
+        ("slow-log", po::value<std::string>()->value_name("SECONDS"),
+         "log a handler call still running after SECONDS, once (default: 0, off)")
         ("shutdown-delay", po::value<double>()->value_name("SECONDS")->default_value(0),
          "on SIGTERM, answer ready with 503 at once but go on serving for this long before draining, "
          "so that load balancers stop sending first (a second SIGTERM, or SIGINT, cuts it short)")
@@ -144,6 +155,48 @@ std::string where_set(const std::string& key, const std::vector<file_entry>& fil
     for (const auto& entry : file_entries)
         if (entry.key == key) return file + ":" + std::to_string(entry.line) + ": ";
     return "";
+}
+
+}  // namespace
+
+namespace {
+
+// Gives every route of ROUTES its handler timeout (its own --handler-timeout
+// PATH=, else the default one, else 30 s) and the --slow-log threshold.
+outcome<bool> handler_limits(const po::variables_map& values, std::vector<route_spec>& routes,
+                             const std::function<std::string(const std::string&)>& origin) {
+    auto bad = [&](const std::string& key, const std::string& why) {
+        return failure{origin(key) + why, failure_kind::bad_input};
+    };
+    std::chrono::milliseconds slow{0};
+    if (values.count("slow-log")) {
+        auto parsed = parse_seconds("--slow-log", values["slow-log"].as<std::string>());
+        if (!parsed) return bad("slow-log", parsed.reason());
+        slow = *parsed;
+    }
+    std::optional<std::chrono::milliseconds> fallback;
+    std::map<std::string, std::chrono::milliseconds> own;
+    if (values.count("handler-timeout"))
+        for (const auto& text : values["handler-timeout"].as<std::vector<std::string>>()) {
+            auto option = parse_handler_timeout(text);
+            if (!option) return bad("handler-timeout", option.reason());
+            if (option->pattern.empty()) {
+                if (fallback) return bad("handler-timeout", "--handler-timeout: the default (no PATH=) is given twice");
+                fallback = option->timeout;
+                continue;
+            }
+            if (std::none_of(routes.begin(), routes.end(), [&](const auto& r) { return r.pattern == option->pattern; }))
+                return bad("handler-timeout",
+                           "--handler-timeout: " + option->pattern + " is not the path of any --route");
+            if (!own.emplace(option->pattern, option->timeout).second)
+                return bad("handler-timeout", "--handler-timeout: " + option->pattern + " is given twice");
+        }
+    for (auto& route : routes) {
+        auto found = own.find(route.pattern);
+        route.handler_timeout = found != own.end() ? found->second : fallback.value_or(std::chrono::seconds(30));
+        route.slow_log = slow;
+    }
+    return true;
 }
 
 }  // namespace
@@ -229,6 +282,47 @@ bool loopback_address(std::string_view address) {
     if (!split) return false;
     const std::string& host = split->host;
     return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+outcome<std::chrono::milliseconds> parse_seconds(std::string_view option, std::string_view text) {
+    auto bad = failure{std::string(option) + ": '" + std::string(text) +
+                           "' is not a number of seconds from 0 to 86400 (e.g. 30 or 0.5)",
+                       failure_kind::bad_input};
+    // Digits with at most one '.': no sign, exponent, "inf" or "nan", which from_chars would take.
+    auto dot = text.find('.');
+    std::string_view whole = text.substr(0, dot);
+    std::string_view fraction = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+    auto digits = [](std::string_view part) {
+        return std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (text.size() > 20 || whole.size() + fraction.size() == 0 || !digits(whole) || !digits(fraction)) return bad;
+    double seconds = 0;
+    std::string copy(text);
+    if (copy.front() == '.') copy.insert(0, "0");
+    if (copy.back() == '.') copy.pop_back();
+    auto [end, error] = std::from_chars(copy.data(), copy.data() + copy.size(), seconds);
+    if (error != std::errc{} || end != copy.data() + copy.size() || seconds > 86400) return bad;
+    auto milliseconds = std::chrono::milliseconds(std::llround(seconds * 1000));
+    if (seconds > 0 && milliseconds.count() == 0)
+        return failure{std::string(option) + ": '" + std::string(text) + "' is below a millisecond (0 turns it off)",
+                       failure_kind::bad_input};
+    return milliseconds;
+}
+
+outcome<handler_timeout_option> parse_handler_timeout(std::string_view text) {
+    handler_timeout_option option;
+    auto equals = text.rfind('=');
+    if (equals != std::string_view::npos) {
+        option.pattern = text.substr(0, equals);
+        if (!valid_pattern(option.pattern))
+            return failure{"--handler-timeout: '" + std::string(text) + "': expected [PATH=]SECONDS with PATH a --route path",
+                           failure_kind::bad_input};
+        text.remove_prefix(equals + 1);
+    }
+    auto timeout = parse_seconds("--handler-timeout", text);
+    if (!timeout) return timeout.error();
+    option.timeout = *timeout;
+    return option;
 }
 
 unsigned available_cpus() {
@@ -422,6 +516,13 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto max_body = parse_byte_size(values["max-body"].as<std::string>());
     if (!max_body) return bad(origin("max-body") + max_body.reason());
     result.max_body = *max_body;
+    auto limits = handler_limits(values, result.routes, origin);
+    if (!limits) return limits.error();
+    if (values.count("handler-timeout-grace")) {
+        auto grace = parse_seconds("--handler-timeout-grace", values["handler-timeout-grace"].as<std::string>());
+        if (!grace) return bad(origin("handler-timeout-grace") + grace.reason());
+        result.handler_timeout_grace = *grace;
+    }
 
     double drain = values["drain-timeout"].as<double>();
     if (!(drain >= 0 && drain <= 86400))

@@ -18,14 +18,34 @@
 
 namespace replug {
 
-// One --route PATH=MODULE[:SYMBOL].
+// One --route PATH=MODULE[:SYMBOL], with the limits the other options give
+// its handler calls (see handler_limits below).
 struct route_spec {
     std::string pattern;
     std::string module;
     std::string symbol = "serve";
+    // A handler call still running after this is answered 504 (0: never).
+    std::chrono::milliseconds handler_timeout{30000};
+    // A handler call still running after this is logged once as slow (0: never).
+    std::chrono::milliseconds slow_log{0};
 
     bool operator==(const route_spec&) const = default;
 };
+
+// --handler-timeout [PATH=]SECONDS, once: a route's timeout (PATH empty: the
+// default for every route). 0 turns the timeout off.
+struct handler_timeout_option {
+    std::string pattern;
+    std::chrono::milliseconds timeout{0};
+};
+
+// Parses "[PATH=]SECONDS" for --handler-timeout: SECONDS a decimal number
+// from 0 to 86400 (0.5 is half a second; 0: off). The reason names the option.
+outcome<handler_timeout_option> parse_handler_timeout(std::string_view text);
+
+// Parses SECONDS for OPTION (e.g. "--slow-log"): a decimal number from 0 to
+// 86400, kept to the millisecond; a positive number below 1 ms is refused.
+outcome<std::chrono::milliseconds> parse_seconds(std::string_view option, std::string_view text);
 
 // When the master rolls a version back by itself: CRASHES crashes of it
 // within WINDOW, during its first GRACE after the swap.
@@ -66,6 +86,9 @@ struct config {
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
+    // How long past its timeout a handler call may still hold its worker
+    // before the master kills the worker (worker processes only).
+    std::chrono::milliseconds handler_timeout_grace{5000};
     std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
     std::uint64_t max_body = default_max_body;
     bool watch = false;

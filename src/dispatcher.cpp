@@ -6,6 +6,7 @@
 #include "router.hpp"
 #include "scoreboard.hpp"
 #include "text.hpp"
+#include "watchdog.hpp"
 
 namespace replug {
 
@@ -51,22 +52,28 @@ void dispatcher::serve(fcgi_request& call) const {
         return call.write("Service Unavailable: this route's handler keeps crashing\n");
     }
     std::optional<route_pin::exception_text> thrown;
-    if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
-        last_gasp_request crash_answer(call);
-        // Inside the gate only between begin() and end(): a worker that dies
-        // there leaves the gate through the master (scoreboard::reset_worker).
-        slot->begin(pin->slot(), pin->version().generation());
-        if (!pin->enter_gate()) {
+    {
+        watched_call watched(call, *pin);  // past the route's timeout, the watchdog answers 504
+        if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
+            last_gasp_request crash_answer(call);
+            auto timeout = std::chrono::nanoseconds(pin->handler_timeout()).count();
+            auto started = std::chrono::duration_cast<std::chrono::nanoseconds>(pin->started().time_since_epoch());
+            // Inside the gate only between begin() and end(): a worker that dies
+            // there leaves the gate through the master (scoreboard::reset_worker).
+            slot->begin(pin->slot(), pin->version().generation(), static_cast<std::uint64_t>(timeout),
+                        static_cast<std::uint64_t>(started.count()));
+            if (!pin->enter_gate()) {
+                slot->end();
+                return refuse_over_cap(call);
+            }
+            thrown = pin->call(call, call);
+            pin->leave_gate();
             slot->end();
-            return refuse_over_cap(call);
+        } else {
+            if (!pin->enter_gate()) return refuse_over_cap(call);
+            thrown = pin->call(call, call);
+            pin->leave_gate();
         }
-        thrown = pin->call(call, call);
-        pin->leave_gate();
-        slot->end();
-    } else {
-        if (!pin->enter_gate()) return refuse_over_cap(call);
-        thrown = pin->call(call, call);
-        pin->leave_gate();
     }
     const auto& version = pin->version();
     // The server's own refusal first: it stands even when the handler caught it.

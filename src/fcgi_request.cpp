@@ -35,6 +35,7 @@ std::string_view reason_phrase(int code) {
         case 500: return "Internal Server Error";
         case 502: return "Bad Gateway";
         case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
         default: return "";
     }
 }
@@ -184,7 +185,25 @@ void fcgi_request::header(std::string_view name, std::string_view value) {
     headers_.append(name).append(": ").append(value).append("\r\n");
 }
 
+bool fcgi_request::claim_response() noexcept {
+    if (taken_over_) return false;
+    if (!claim_) return true;
+    auto expected = response_owner::open;
+    if (claim_->compare_exchange_strong(expected, response_owner::handler, std::memory_order_acq_rel)) return true;
+    return expected == response_owner::handler;
+}
+
+void fcgi_request::unwatch() noexcept {
+    if (claim_ && claim_->load(std::memory_order_acquire) == response_owner::watchdog) taken_over_ = true;
+    claim_ = nullptr;
+}
+
+bool fcgi_request::taken_over() const noexcept {
+    return taken_over_ || (claim_ && claim_->load(std::memory_order_acquire) == response_owner::watchdog);
+}
+
 void fcgi_request::send_headers() {
+    if (!claim_response()) return;  // the watchdog answered in the handler's place
     headers_sent_ = true;
     std::string block = "Status: " + std::to_string(status_);
     auto phrase = reason_phrase(status_);
@@ -202,6 +221,7 @@ void fcgi_request::write(std::string_view data) {
 
 void fcgi_request::write_out(std::string_view data) {
     if (!headers_sent_) send_headers();
+    if (!headers_sent_ || taken_over()) return;  // dropped: the watchdog answered, or cut the stream
     while (!data.empty()) {
         int chunk = static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30));
         if (FCGX_PutStr(data.data(), chunk, raw_.out) < 0) throw std::runtime_error("client connection lost");
@@ -211,6 +231,7 @@ void fcgi_request::write_out(std::string_view data) {
 
 void fcgi_request::finish() {
     if (!headers_sent_) send_headers();
+    if (taken_over()) return;  // the connection is ended: nothing to read for a next request
     if (!body_complete_) {  // not read, or cut off at the limit
         char buffer[16384];
         while (FCGX_GetStr(buffer, sizeof buffer, raw_.in) > 0) {
@@ -219,7 +240,7 @@ void fcgi_request::finish() {
 }
 
 void fcgi_request::fail(int code, std::string_view message) {
-    if (headers_sent_) return;
+    if (headers_sent_ || taken_over()) return;
     headers_.clear();
     has_content_type_ = false;
     status_ = code;

@@ -5,6 +5,7 @@
 
 #include <fcgiapp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -24,6 +25,14 @@ namespace replug {
 // else DOCUMENT_URI, else REQUEST_URI without its query.
 std::string request_path(std::string_view script_name, std::string_view path_info,
                          std::string_view document_uri, std::string_view request_uri);
+
+// Who answers a request whose handler call a watchdog watches (see
+// watchdog.hpp): the first of the two to take it, with one compare-exchange.
+enum class response_owner : std::uint32_t {
+    open,      // nothing sent yet
+    handler,   // the handler's headers went out: the watchdog can only cut the stream
+    watchdog,  // the watchdog answered (504) or cut the stream: the handler's writes are dropped
+};
 
 class fcgi_request final : public request, public response {
 public:
@@ -49,6 +58,15 @@ public:
     void set_cookie(std::string_view name, std::string_view value, const cookie_options& options) override;
 
     bool headers_sent() const { return headers_sent_; }
+    // While a watchdog watches the handler call: CLAIM decides who answers
+    // (the handler takes it when it sends its headers). unwatch() ends that
+    // and keeps the outcome. REQUIRES: CLAIM outlives the watch; the thread
+    // that serves the request.
+    void watch(std::atomic<response_owner>* claim) noexcept { claim_ = claim; }
+    void unwatch() noexcept;
+    // True when the watchdog answered (or cut) in the handler's place: the
+    // connection is not kept for another request.
+    bool taken_over() const noexcept;
     // What the last-gasp handler (last_gasp.hpp) needs to answer this request
     // itself if a handler crashes the process: the connection, the FastCGI
     // request id, and the flag that turns true before the first byte of the
@@ -97,6 +115,8 @@ private:
     // every later call) when either is malformed.
     void decode_arguments();
     [[noreturn]] void reject(int status, std::string reason);
+    // True when the handler may write the response (it took it, or nobody watches).
+    bool claim_response() noexcept;
 
     FCGX_Request& raw_;
     std::string path_;
@@ -112,6 +132,8 @@ private:
     std::string headers_;
     bool has_content_type_ = false;
     bool headers_sent_ = false;
+    std::atomic<response_owner>* claim_ = nullptr;
+    bool taken_over_ = false;
 };
 
 // Answers one request (the dispatcher does). The transport finishes the

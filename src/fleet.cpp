@@ -618,6 +618,8 @@ std::vector<route_status> fleet::status() const {
         entry.errors = totals.errors;
         entry.in_flight = totals.in_flight;
         entry.rejected = totals.rejected;
+        entry.timeouts = totals.timeouts;
+        entry.slow_requests = totals.slow_requests;
         entry.latency_seconds = totals.latency_seconds;
         entry.reloads_ok = route.reloads_ok;
         entry.reloads_failed = route.reloads_failed;
@@ -705,6 +707,15 @@ void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const a
     if (!admin) return;
     auto message = admin->receive(0ms);
     if (!message) return;  // closed: reap() learns why
+    if (message.fields[0] == "retiring") {
+        lock_guard lock(mutex_);
+        auto notice = decode_retiring(message.fields);
+        if (!notice)
+            log_.error("worker slot=", slot, ": ", notice.reason());
+        else if (auto* worker = in_board_slot(slot))
+            retire(*worker, *notice);
+        return;
+    }
     auto call = decode_admin_call(message.fields);
     if (!call) {
         log_.error("worker slot=", slot, ": ", call.reason());
@@ -834,14 +845,23 @@ void fleet::reap() {
         }
         auto worker = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return w.pid == child.pid; });
         if (worker == workers_.end()) continue;
-        bool planned = stopping_ || worker->ended_by_master == ending::stopped;
+        read_last_words(*worker);
+        bool planned = stopping_ || worker->ended_by_master == ending::stopped ||
+                       worker->ended_by_master == ending::retired;
         bool killed = worker->ended_by_master == ending::killed;
         // Out of every transaction first: a rollback that the crash sets off goes to the living.
         worker->phase = worker_phase::waiting;
         worker->control.reset();
         worker->admin.reset();
-        worker->previous_exit = child.description + (killed ? " (by the master)" : "");
-        if (!planned) note_ended(worker->position, end_of(child, killed));
+        worker->previous_exit = worker->ended_because.empty()
+                                    ? child.description + (killed ? " (by the master)" : "")
+                                    : worker->ended_because + " (" + child.description + ")";
+        if (!worker->ended_because.empty())
+            note_ended(worker->position, {"timeout", worker->ended_because});
+        else if (!planned)
+            note_ended(worker->position, end_of(child, killed));
+        worker->ended_because.clear();
+        worker->killed_wedged = false;
         if (!planned && !killed) attribute_crash(*worker, child);
         board_.reset_worker(worker->slot);
         auto now = clock::now();
@@ -861,12 +881,14 @@ std::optional<std::chrono::steady_clock::time_point> fleet::next_due() const {
     for (const auto& worker : workers_)
         if (worker.phase == worker_phase::waiting && (!next || worker.due < *next)) next = worker.due;
     if (limits_.recycle.any() && (!next || next_check_ < *next)) next = next_check_;
+    if (auto check = next_handler_check(); check && (!next || *check < *next)) next = check;
     return next;
 }
 
 void fleet::tick() {
     lock_guard lock(mutex_);
     if (stopping_) return;
+    check_handlers();
     auto now = clock::now();
     for (auto& worker : workers_) {
         if (worker.phase != worker_phase::waiting || worker.due > now) continue;
@@ -1063,6 +1085,101 @@ void fleet::drained(const worker_process& worker, const ended_child& ended) {
     if (WIFSIGNALED(ended.status) && worker.ended_by_master != ending::killed && !stopping_)
         attribute_crash(worker, ended);  // a handler crashed it while it drained
     board_.reset_worker(worker.slot);
+}
+
+// Handler timeouts.
+
+void fleet::note_ending(worker_process& worker, std::string reason) {
+    worker.ended_because = std::move(reason);
+}
+
+void fleet::retire(worker_process& worker, const retiring_notice& notice) {
+    if (worker.ended_by_master != ending::none || worker.pid <= 0) return;  // it ends anyway
+    worker.phase = worker_phase::stopping;
+    worker.ended_by_master = ending::retired;
+    note_ending(worker, notice.reason + " on route " + notice.route);
+    log_.warn("worker retiring slot=", worker.slot, " pid=", worker.pid, " reason=", notice.reason,
+              " route=", notice.route, ": replaced when it exits (killed if a handler still holds it at timeout + ",
+              std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s)");
+}
+
+void fleet::read_last_words(worker_process& worker) {
+    if (!worker.admin) return;
+    while (true) {
+        auto message = worker.admin->receive(0ms);
+        if (!message) return;
+        if (message.fields[0] != "retiring") continue;  // an admin request nobody is left to answer
+        if (auto notice = decode_retiring(message.fields)) retire(worker, *notice);
+    }
+}
+
+namespace {
+
+std::uint64_t monotonic_nanoseconds() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+void fleet::check_handlers() {
+    auto grace = static_cast<std::uint64_t>(std::chrono::nanoseconds(settings_.handler_timeout_grace).count());
+    auto now = monotonic_nanoseconds();
+    for (auto& worker : workers_) {
+        if (worker.pid <= 0 || worker.phase == worker_phase::waiting || worker.killed_wedged) continue;
+        unsigned in_handler = 0;
+        unsigned past_timeout = 0;  // answered 504 (or cut) by the worker's watchdog, if it could run
+        std::optional<thread_reading> wedged;
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+            auto reading = board_.thread(worker.slot, t).read();
+            if (reading.state != thread_state::in_handler || reading.route_slot >= scoreboard::max_routes) continue;
+            ++in_handler;
+            if (reading.timeout_ns == 0 || now < reading.started_monotonic_ns + reading.timeout_ns) continue;
+            ++past_timeout;
+            if (now >= reading.started_monotonic_ns + reading.timeout_ns + grace) wedged = reading;
+        }
+        if (!wedged) continue;
+        auto route = std::find_if(routes_.begin(), routes_.end(), [&](const auto& r) { return r.slot == wedged->route_slot; });
+        std::string pattern = route == routes_.end() ? "?" : route->spec.pattern;
+        // A worker that said it retires had its watchdog answer the calls past their timeout; a
+        // wedged one (no word from it) answered nothing.
+        bool answered = worker.ended_by_master == ending::retired;
+        unsigned lost = answered ? in_handler - past_timeout : in_handler;
+        double elapsed = static_cast<double>(now - wedged->started_monotonic_ns) / 1e9;
+        log_.error("worker killed slot=", worker.slot, " pid=", worker.pid, ": a handler of route=", pattern,
+                   " still runs ", std::fixed, std::setprecision(2), elapsed, "s after it started (timeout ",
+                   static_cast<double>(wedged->timeout_ns) / 1e9, "s + grace ",
+                   std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s); requests lost=", lost,
+                   answered ? " (still running within their timeouts)" : " (its watchdog answered none: wedged)");
+        if (!answered) note_ending(worker, "timeout on route " + pattern + ", wedged");
+        worker.ended_because += "; killed at timeout + grace, " + std::to_string(lost) + " request(s) lost";
+        worker.ended_by_master = ending::retired;
+        worker.phase = worker_phase::stopping;
+        worker.killed_wedged = true;
+        ::kill(worker.pid, SIGKILL);
+    }
+}
+
+std::optional<fleet::clock::time_point> fleet::next_handler_check() const {
+    if (stopping_) return std::nullopt;
+    auto grace = std::chrono::duration_cast<clock::duration>(settings_.handler_timeout_grace);
+    std::optional<clock::duration> shortest;  // of a call that starts now
+    for (const auto& route : routes_)
+        if (route.spec.handler_timeout.count() > 0 && (!shortest || route.spec.handler_timeout < *shortest))
+            shortest = route.spec.handler_timeout;
+    if (!shortest) return std::nullopt;
+    auto next = clock::now() + *shortest + grace;
+    for (const auto& worker : workers_) {
+        if (worker.pid <= 0 || worker.phase == worker_phase::waiting || worker.killed_wedged) continue;
+        for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
+            auto reading = board_.thread(worker.slot, t).read();
+            if (reading.state != thread_state::in_handler || reading.timeout_ns == 0) continue;
+            // steady_clock is CLOCK_MONOTONIC, which the workers write.
+            auto due = clock::time_point(std::chrono::nanoseconds(reading.started_monotonic_ns + reading.timeout_ns)) + grace;
+            next = std::min(next, due);
+        }
+    }
+    return next;
 }
 
 }  // namespace replug

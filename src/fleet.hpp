@@ -48,6 +48,9 @@ struct fleet_settings {
     worker_settings worker;  // the same for every worker but the slot
     rollback_policy rollback;
     serving_limits limits;  // until set_limits()
+    // A handler call still running this long past its timeout gets its
+    // worker killed (see check_handlers).
+    std::chrono::milliseconds handler_timeout_grace{5000};
 };
 
 class fleet final : public route_control {
@@ -89,7 +92,7 @@ public:
     // The main loop's part. The admin channels to wait on: (fd, scoreboard slot).
     std::vector<std::pair<int, unsigned>> admin_channels() const EXCLUDES(mutex_);
     // Reads the request the worker in scoreboard slot SLOT forwarded and
-    // answers it with ANSWER.
+    // answers it with ANSWER (or takes note that it retires).
     void answer_admin(unsigned slot, const std::function<admin_answer(const admin_call&)>& answer);
     // Reaps every worker that ended: logs and counts its crash, rolls back
     // a version that keeps crashing, schedules its replacement.
@@ -97,7 +100,8 @@ public:
     // When tick() has something to do next (a replacement to start, the
     // recycling limits to check).
     std::optional<std::chrono::steady_clock::time_point> next_due() const EXCLUDES(mutex_);
-    // Starts the replacements that are due; recycles a worker past a limit.
+    // Starts the replacements that are due; recycles a worker past a limit;
+    // kills a worker whose handler is past its timeout + grace (check_handlers).
     void tick() EXCLUDES(mutex_);
     // Stops every worker: SIGTERM, then waits for them within DRAIN and a
     // grace second, then SIGKILL. Returns how many had to be killed.
@@ -137,8 +141,10 @@ private:
     enum class worker_phase { waiting, starting, serving, stopping };
     // Why a worker the master ended ends: stopped (a planned stop), or
     // killed (it failed to start, or lost step with the master: its
-    // replacement waits out the back-off, and no crash is counted).
-    enum class ending { none, stopped, killed };
+    // replacement waits out the back-off, and no crash is counted), or
+    // retired (a handler timed out: it retired itself, or the master killed
+    // it at timeout + grace; replaced at once, no crash counted).
+    enum class ending { none, stopped, killed, retired };
 
     // A worker process. workers_[N] serves worker slot N (status's "slot");
     // its scoreboard slot, SLOT, is another one after a recycle.
@@ -156,6 +162,8 @@ private:
         clock::time_point due;  // when a waiting slot starts its next worker
         std::string previous_exit;
         std::optional<worker_end> previous_end;
+        std::string ended_because;  // note_ended: why it ends, when it is known before it does
+        bool killed_wedged = false;  // check_handlers sent it SIGKILL
     };
 
     // One route of a table being installed.
@@ -240,6 +248,23 @@ private:
     // Sets every route's gate cap on the scoreboard from limits_.
     void publish_caps() REQUIRES(mutex_);
     worker_status describe_worker(const worker_process& worker, clock::time_point now) const REQUIRES(mutex_);
+
+    // Handler timeouts (the watchdog in the worker answers them; see watchdog.hpp).
+    // Records why WORKER ends, before it does (reap() passes it on to
+    // note_ended and previous_exit).
+    void note_ending(worker_process& worker, std::string reason) REQUIRES(mutex_);
+    // Worker WORKER said it retires (a handler timed out): it is out of
+    // every transaction from now on, and replaced, at once, when it exits.
+    void retire(worker_process& worker, const retiring_notice& notice) REQUIRES(mutex_);
+    // Reads what WORKER's admin channel still holds, for a retiring notice
+    // sent just before it exited.
+    void read_last_words(worker_process& worker) REQUIRES(mutex_);
+    // Kills every worker with a handler call past its timeout + grace: the
+    // watchdog in it could not end it (the worker is wedged), or the stuck
+    // thread keeps a retiring worker from exiting. Logs what that costs.
+    void check_handlers() REQUIRES(mutex_);
+    // When check_handlers has to look next.
+    std::optional<clock::time_point> next_handler_check() const REQUIRES(mutex_);
     void roll_back(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     void make_unavailable(fleet_route& route, std::string_view signal) REQUIRES(mutex_);
     std::optional<std::uint32_t> free_route_slot() const REQUIRES(mutex_);

@@ -59,25 +59,33 @@ std::size_t put_record(unsigned char* out, unsigned char type, int request_id, s
     return at;
 }
 
-// The whole 500 answer to REQUEST_ID: FCGI_STDOUT with the CGI response, the
+}  // namespace
+
+// The whole answer to REQUEST_ID: FCGI_STDOUT with the CGI response, the
 // empty FCGI_STDOUT that ends the stream, FCGI_END_REQUEST (appStatus 0,
 // FCGI_REQUEST_COMPLETE). Sent with one call, so it leaves in one segment.
-bool send_crash_answer(int connection, int request_id) {
-    unsigned char answer[3 * FCGI_HEADER_LEN + crash_answer.size() + 8 + sizeof(FCGI_EndRequestBody)];
-    std::size_t size = put_record(answer, FCGI_STDOUT, request_id, crash_answer);
+bool send_final_answer(int connection, int request_id, std::string_view cgi_response, bool may_block) {
+    if (cgi_response.size() > max_final_answer) return false;
+    unsigned char answer[3 * FCGI_HEADER_LEN + max_final_answer + 8 + sizeof(FCGI_EndRequestBody)];
+    std::size_t size = put_record(answer, FCGI_STDOUT, request_id, cgi_response);
     size += put_record(answer + size, FCGI_STDOUT, request_id, {});
     FCGI_EndRequestBody end{};
     end.protocolStatus = FCGI_REQUEST_COMPLETE;
     size += put_record(answer + size, FCGI_END_REQUEST, request_id,
                        std::string_view(reinterpret_cast<const char*>(&end), sizeof end));
     const unsigned char* next = answer;
+    int flags = MSG_NOSIGNAL | (may_block ? 0 : MSG_DONTWAIT);
+    bool sent_all = true;
     while (size > 0) {
         // send(), not write(): a connection is a socket, MSG_NOSIGNAL keeps a
         // closed one from raising SIGPIPE, and a wrong fd (a smashed stack)
         // fails with ENOTSOCK instead of writing into a file.
-        ssize_t sent = ::send(connection, next, size, MSG_NOSIGNAL);
+        ssize_t sent = ::send(connection, next, size, flags);
         if (sent < 0 && errno == EINTR) continue;
-        if (sent <= 0) return false;
+        if (sent <= 0) {
+            sent_all = false;
+            break;
+        }
         next += sent;
         size -= static_cast<std::size_t>(sent);
     }
@@ -93,8 +101,10 @@ bool send_crash_answer(int connection, int request_id) {
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
     }
-    return true;
+    return sent_all;
 }
+
+namespace {
 
 const char* signal_name(int signal) {
     switch (signal) {
@@ -167,7 +177,7 @@ void last_gasp(int signal, siginfo_t* info, void*) {
         if (request->response_started())
             report << "; the response to FastCGI request " << static_cast<std::uint64_t>(request->request_id())
                    << " had started: left unfinished";
-        else if (send_crash_answer(request->connection(), request->request_id()))
+        else if (send_final_answer(request->connection(), request->request_id(), crash_answer))
             report << "; answered 500 to FastCGI request " << static_cast<std::uint64_t>(request->request_id());
         else
             report << "; could not answer FastCGI request " << static_cast<std::uint64_t>(request->request_id());

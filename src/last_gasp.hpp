@@ -21,8 +21,22 @@
 #include <signal.h>
 
 #include <cstddef>
+#include <string_view>
 
 namespace replug {
+
+// The largest CGI response send_final_answer takes.
+constexpr std::size_t max_final_answer = 512;
+
+// Answers FastCGI request REQUEST_ID on CONNECTION with CGI_RESPONSE (the
+// Status line, headers, a blank line and the body; at most
+// max_final_answer bytes) as a complete FastCGI answer in one send, then
+// ends the connection's writing side (nginx does not keep it) and reads away
+// a bounded amount of the request that is left. With MAY_BLOCK false a full
+// socket buffer is not waited for: what did not fit is lost. True when the
+// whole answer went out. Async-signal-safe (the crash handler below and the
+// handler watchdog both answer with it).
+bool send_final_answer(int connection, int request_id, std::string_view cgi_response, bool may_block = true);
 
 class fcgi_request;
 class thread_slot;

@@ -28,6 +28,7 @@
 #include "probes.hpp"
 #include "process.hpp"
 #include "scoreboard.hpp"
+#include "watchdog.hpp"
 #include "watcher.hpp"
 #include "worker.hpp"
 #include "worker_messages.hpp"
@@ -134,8 +135,14 @@ public:
         if (!started) return started;
         registry_.set_limits({settings.recycle, settings.max_in_flight});
         FCGX_Init();
-        server_.emplace(std::move(socket), settings.threads,
-                        [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
+        // No worker to retire here: a timed-out handler is answered 504, and its thread stays stuck.
+        watchdog_.emplace(settings.threads, log_);
+        server_.emplace(
+            std::move(socket), settings.threads, [this](replug::fcgi_request& call) { requests_.serve(call); }, log_,
+            [this](unsigned index, const std::function<void()>& body) {
+                replug::watchdog::thread_scope watched(*watchdog_, index);
+                body();
+            });
         probes_.emplace(settings.admin_prefix, stopping_);
         probes_->mount(requests_);
         return started;  // serving starts in serve(), once the admin endpoints are mounted
@@ -160,10 +167,13 @@ public:
             until);
     }
     std::atomic<std::uint32_t>& stopping() override { return stopping_; }
-    int stop(std::chrono::milliseconds drain) override { return server_ ? server_->stop(drain) : 0; }
+    int stop(std::chrono::milliseconds drain) override {
+        return server_ ? server_->stop(drain, [this] { return watchdog_->taken_over(); }) : 0;
+    }
 
 private:
     replug::logger& log_;
+    std::optional<replug::watchdog> watchdog_;  // outlives the server's threads
     replug::loader modules_;
     replug::registry registry_;
     std::atomic<std::uint32_t> stopping_{0};
@@ -186,7 +196,8 @@ public:
                                                settings.admin_token_file ? settings.admin_prefix : "",
                                                settings.admin_prefix, settings.max_body},
                                               settings.auto_rollback,
-                                              {settings.recycle, settings.max_in_flight}};
+                                              {settings.recycle, settings.max_in_flight},
+                                              settings.handler_timeout_grace};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
         return fleet_->start(settings.routes, settings.module_path);
     }

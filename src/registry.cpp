@@ -30,7 +30,11 @@ std::string milliseconds(double value) {
 }  // namespace
 
 route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version)
-    : route_(std::move(target)), version_(std::move(version)), started_(std::chrono::steady_clock::now()) {
+    : route_(std::move(target)),
+      version_(std::move(version)),
+      started_(std::chrono::steady_clock::now()),
+      timeout_(route_->timeout_ms_.load(std::memory_order_relaxed)),
+      slow_log_(route_->slow_log_ms_.load(std::memory_order_relaxed)) {
     route_->counters_.started();
     version_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }
@@ -249,6 +253,8 @@ std::vector<swap_report> registry::install(staged_table staged) {
     for (std::size_t i = 0; i < staged.routes_.size(); ++i) {
         books_of(*staged.routes_[i]).spec = staged.specs_[i];
         staged.routes_[i]->unavailable_until_.store(staged.unavailable_until_[i], std::memory_order_relaxed);
+        staged.routes_[i]->timeout_ms_.store(staged.specs_[i].handler_timeout.count(), std::memory_order_relaxed);
+        staged.routes_[i]->slow_log_ms_.store(staged.specs_[i].slow_log.count(), std::memory_order_relaxed);
         reports.push_back(commit(*staged.routes_[i], std::move(staged.versions_[i])));
         patterns.push_back(staged.specs_[i].pattern);
     }
@@ -347,6 +353,8 @@ std::vector<route_status> registry::status() const {
         entry.errors = each->counters_.errors();
         entry.in_flight = each->counters_.in_flight();
         entry.rejected = each->counters_.rejections();
+        entry.timeouts = each->counters_.timeouts();
+        entry.slow_requests = each->counters_.slow_requests();
         entry.reloads_ok = each->reloads_ok_.load(std::memory_order_relaxed);
         entry.reloads_failed = each->reloads_failed_.load(std::memory_order_relaxed);
         entry.latency_seconds = each->counters_.latency().snapshot();

@@ -65,6 +65,9 @@ private:
     std::atomic<std::uint64_t> reloads_ok_{0};  // every version that became current, the first included
     std::atomic<std::uint64_t> reloads_failed_{0};
     std::atomic<std::int64_t> unavailable_until_{0};  // unix seconds; see route_install
+    // From its route_spec, as the last table set them (0: off).
+    std::atomic<std::int64_t> timeout_ms_{0};
+    std::atomic<std::int64_t> slow_log_ms_{0};
 };
 
 // An immutable snapshot of the route table; a new one replaces it whole.
@@ -93,6 +96,18 @@ public:
     std::uint32_t slot() const { return route_->slot_; }
     // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
     std::int64_t unavailable_for() const;
+    // The route's handler timeout and slow-log threshold when the request
+    // started (0: off).
+    std::chrono::milliseconds handler_timeout() const { return timeout_; }
+    // When the request was routed (steady_clock, which is CLOCK_MONOTONIC):
+    // the start its timeout counts from, read once for the scoreboard and
+    // the watchdog too (a clock read can be a system call in a VM).
+    std::chrono::steady_clock::time_point started() const { return started_; }
+    std::chrono::milliseconds slow_log() const { return slow_log_; }
+    // Counts a handler call of this request past its timeout, or past the
+    // slow-log threshold, on the route. Any thread, while the pin lives.
+    void count_timeout() const { route_->counters_.timed_out(); }
+    void count_slow() const { route_->counters_.slow(); }
 
     // Enters the route's --max-in-flight gate: false when the route is at
     // its cap (the request is counted as rejected; answer 503). The pin
@@ -121,6 +136,8 @@ private:
     std::shared_ptr<module_version> version_;
     std::chrono::steady_clock::time_point started_;
     bool in_gate_ = false;
+    std::chrono::milliseconds timeout_;
+    std::chrono::milliseconds slow_log_;
 };
 
 // One route of a table that the master installs in a worker.

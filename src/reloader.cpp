@@ -6,12 +6,15 @@ outcome<std::vector<swap_report>> reloader::reload_everything() {
     auto fresh = parse_config(args_);
     if (!fresh) return failure{"config: " + fresh.reason()};
     log_.set_level(fresh->level);
-    // Routes, the module path and the log level apply now; the rest is
+    // Routes (with their handler timeouts and slow log), the module path and
+    // the log level apply now; the rest is
     // fixed for the life of the process.
     if (fresh->listen != started_.listen || fresh->threads != started_.threads ||
         fresh->admin_listen != started_.admin_listen || fresh->admin_token_file != started_.admin_token_file ||
-        fresh->admin_prefix != started_.admin_prefix || fresh->watch != started_.watch || fresh->dev != started_.dev)
-        log_.warn("config: listen, threads, admin, watch and dev settings changed; they apply at the next start");
+        fresh->admin_prefix != started_.admin_prefix || fresh->watch != started_.watch || fresh->dev != started_.dev ||
+        fresh->handler_timeout_grace != started_.handler_timeout_grace)
+        log_.warn("config: listen, threads, admin, watch, dev and handler-timeout-grace settings changed; "
+                  "they apply at the next start");
     std::lock_guard lock(mutex_);
     auto swaps = apply(*fresh);
     if (swaps) applied_ = std::move(*fresh);

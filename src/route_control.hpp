@@ -61,6 +61,8 @@ struct route_status {
     std::uint64_t reloads_failed = 0;
     bool last_reload_failed = false;  // the latest load of the route failed (it kept its old version)
     std::uint64_t crashes = 0;  // workers that died in this route's handler (worker processes only)
+    std::uint64_t timeouts = 0;  // handler calls past the route's --handler-timeout (answered 504 or cut)
+    std::uint64_t slow_requests = 0;  // handler calls past --slow-log
     histogram_snapshot latency_seconds;
     std::string last_error;
     std::chrono::system_clock::time_point last_error_at;

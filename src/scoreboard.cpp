@@ -110,12 +110,15 @@ histogram_snapshot shared_histogram::snapshot() const noexcept {
 // reader that sees a new field also sees the odd sequence), and it goes even
 // again. A write that interrupts another on the same thread (the signal
 // handler) finds it odd and finishes it.
-void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation) noexcept {
+void thread_slot::begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns,
+                        std::uint64_t started_monotonic_ns) noexcept {
     std::uint64_t odd = sequence_.load(std::memory_order_relaxed) | 1;
     sequence_.store(odd, std::memory_order_relaxed);
     route_slot_.store(route_slot, std::memory_order_release);
     generation_.store(generation, std::memory_order_release);
-    started_monotonic_ns_.store(monotonic_nanoseconds(), std::memory_order_release);
+    timeout_ns_.store(timeout_ns, std::memory_order_release);
+    started_monotonic_ns_.store(started_monotonic_ns ? started_monotonic_ns : monotonic_nanoseconds(),
+                                std::memory_order_release);
     state_.store(thread_state::in_handler, std::memory_order_release);
     sequence_.store(odd + 1, std::memory_order_release);
 }
@@ -143,6 +146,7 @@ void thread_slot::clear() noexcept {
     route_slot_.store(0, std::memory_order_release);
     generation_.store(0, std::memory_order_release);
     started_monotonic_ns_.store(0, std::memory_order_release);
+    timeout_ns_.store(0, std::memory_order_release);
     signal_.store(0, std::memory_order_release);
     sequence_.store(odd + 1, std::memory_order_release);
 }
@@ -161,6 +165,7 @@ thread_reading thread_slot::read() const noexcept {
         taken.route_slot = route_slot_.load(std::memory_order_acquire);
         taken.generation = generation_.load(std::memory_order_acquire);
         taken.started_monotonic_ns = started_monotonic_ns_.load(std::memory_order_acquire);
+        taken.timeout_ns = timeout_ns_.load(std::memory_order_acquire);
         taken.signal_number = signal_.load(std::memory_order_acquire);
         std::uint64_t after = sequence_.load(std::memory_order_relaxed);
         if (before == after && before % 2 == 0) return taken;
@@ -195,6 +200,10 @@ void route_counters::finished(double seconds) noexcept {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     latency_.observe(seconds);
 }
+
+void route_counters::timed_out() noexcept { timeouts_.fetch_add(1, std::memory_order_relaxed); }
+
+void route_counters::slow() noexcept { slow_.fetch_add(1, std::memory_order_relaxed); }
 
 outcome<scoreboard> scoreboard::create(unsigned workers, unsigned threads_per_worker) {
     if (workers == 0 || threads_per_worker == 0 || workers > max_workers || threads_per_worker > max_threads)
@@ -352,6 +361,8 @@ route_total scoreboard::route_totals(std::uint32_t route_slot) const noexcept {
         total.errors += each.errors();
         total.in_flight += each.in_flight();
         total.rejected += each.rejections();
+        total.timeouts += each.timeouts();
+        total.slow_requests += each.slow_requests();
         for (std::size_t i = 0; i < total.latency_seconds.counts.size(); ++i)
             total.latency_seconds.counts[i] += each.latency_.counts_[i].load(std::memory_order_relaxed);
         sum_nanoseconds += each.latency_.sum_nanoseconds_.load(std::memory_order_relaxed);
@@ -388,6 +399,8 @@ void scoreboard::clear_route(std::uint32_t route_slot) noexcept {
         route.errors_.store(0, std::memory_order_relaxed);
         route.in_flight_.store(0, std::memory_order_relaxed);
         route.rejected_.store(0, std::memory_order_relaxed);
+        route.timeouts_.store(0, std::memory_order_relaxed);
+        route.slow_.store(0, std::memory_order_relaxed);
         for (auto& count : route.latency_.counts_) count.store(0, std::memory_order_relaxed);
         route.latency_.sum_nanoseconds_.store(0, std::memory_order_relaxed);
     }

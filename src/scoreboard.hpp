@@ -61,6 +61,9 @@ struct thread_reading {
     std::uint32_t route_slot = 0;  // from the region: check it against max_routes before use
     std::uint64_t generation = 0;
     std::uint64_t started_monotonic_ns = 0;  // CLOCK_MONOTONIC, when the handler call began
+    // The call's handler timeout (0: none): past started + timeout + grace,
+    // the master takes its worker for wedged and kills it.
+    std::uint64_t timeout_ns = 0;
     // The signal the thread died of, set by the last-gasp handler (0: none).
     // With state idle: it died outside any handler (in the server's code).
     int signal_number = 0;
@@ -70,9 +73,13 @@ struct thread_reading {
 // request, mark_crashed from its signal handler); anyone may read it.
 class alignas(64) thread_slot {
 public:
-    // The thread calls the handler of ROUTE_SLOT's version GENERATION now. A
-    // few release stores and a vDSO clock read. REQUIRES: the owning thread.
-    void begin(std::uint32_t route_slot, std::uint64_t generation) noexcept;
+    // The thread calls the handler of ROUTE_SLOT's version GENERATION now,
+    // with TIMEOUT_NS as its handler timeout (0: none), started at
+    // STARTED_MONOTONIC_NS (CLOCK_MONOTONIC; 0: now, read here). A few
+    // release stores, and a clock read without STARTED_MONOTONIC_NS.
+    // REQUIRES: the owning thread.
+    void begin(std::uint32_t route_slot, std::uint64_t generation, std::uint64_t timeout_ns = 0,
+               std::uint64_t started_monotonic_ns = 0) noexcept;
     // The handler call returned (or threw). REQUIRES: the owning thread.
     void end() noexcept;
     // The thread dies of SIGNAL: crashed if it was in a handler, else it
@@ -96,6 +103,7 @@ private:
     std::atomic<std::uint32_t> route_slot_;
     std::atomic<std::uint64_t> generation_;
     std::atomic<std::uint64_t> started_monotonic_ns_;
+    std::atomic<std::uint64_t> timeout_ns_;
     std::atomic<std::int32_t> signal_;
 };
 
@@ -111,11 +119,17 @@ public:
     void finished(double seconds) noexcept;
     // The request was refused (503: its route was at its --max-in-flight cap).
     void rejected() noexcept;
+    // A handler call ran past its timeout (the watchdog answered 504 or cut it).
+    void timed_out() noexcept;
+    // A handler call ran past the --slow-log threshold.
+    void slow() noexcept;
 
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
     std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
     std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
     std::uint64_t rejections() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+    std::uint64_t timeouts() const noexcept { return timeouts_.load(std::memory_order_relaxed); }
+    std::uint64_t slow_requests() const noexcept { return slow_.load(std::memory_order_relaxed); }
     const shared_histogram& latency() const noexcept { return latency_; }
 
 private:
@@ -124,6 +138,8 @@ private:
     std::atomic<std::uint64_t> errors_;
     std::atomic<std::int64_t> in_flight_;
     std::atomic<std::uint64_t> rejected_;
+    std::atomic<std::uint64_t> timeouts_;
+    std::atomic<std::uint64_t> slow_;
     shared_histogram latency_;
 };
 
@@ -155,6 +171,8 @@ struct route_total {
     std::uint64_t errors = 0;
     std::int64_t in_flight = 0;
     std::uint64_t rejected = 0;  // refused at the --max-in-flight cap
+    std::uint64_t timeouts = 0;
+    std::uint64_t slow_requests = 0;
     histogram_snapshot latency_seconds;
 };
 
@@ -208,7 +226,8 @@ public:
 
     // Readies slot WORKER for a new process after the one that held it died:
     // its thread slots are cleared and its in_flight counts zeroed (those
-    // requests died with it); requests, errors and latency are kept, so the
+    // requests died with it); requests, errors, timeouts, slow requests and
+    // latency are kept, so the
     // totals lose nothing; pid, state and started are cleared (empty).
     // REQUIRES: WORKER < workers(), and no live process writes the slot.
     void reset_worker(unsigned worker) noexcept;

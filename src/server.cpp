@@ -256,8 +256,13 @@ void server::check_slow_connections() {
 
 bool server::request_waiting() const {
     for (int fd : connections_) {
+        // Readable with a byte to read: the end of a connection (a client
+        // that closed, or one the watchdog shut after its 504) is no request.
         pollfd state{fd, POLLIN, 0};
-        if (::poll(&state, 1, 0) > 0 && (state.revents & POLLIN)) return true;
+        char byte;
+        if (::poll(&state, 1, 0) > 0 && (state.revents & POLLIN) &&
+            ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+            return true;
     }
     return false;
 }
@@ -282,21 +287,25 @@ bool serve_once(int fd, const request_handler& handler, const logger& log, bool 
     raw.ipcFd = fd;
     raw.keepConnection = 1;  // so that the Finish inside Accept keeps our fd
     if (FCGX_Accept_r(&raw) < 0) return false;  // peer closed, or not FastCGI: libfcgi closed the fd
+    bool taken_over = false;
     {
         fcgi_request call(raw);
         try {
             handler(call);
             call.finish();
         } catch (const std::exception& error) {  // the client went away while the answer was written
-            log.warn("response to ", printable(call.path()), " not finished: ", error.what());
+            if (!call.taken_over()) log.warn("response to ", printable(call.path()), " not finished: ", error.what());
         }
+        taken_over = call.taken_over();
     }
-    if (!keep) raw.keepConnection = 0;
+    // A watchdog answered in the handler's place and ended the connection:
+    // what libfcgi still writes fails (EPIPE), and the fd is closed.
+    if (!keep || taken_over) raw.keepConnection = 0;
     FCGX_Finish_r(&raw);
     return raw.ipcFd >= 0;
 }
 
-int server::stop(std::chrono::milliseconds drain) {
+int server::stop(std::chrono::milliseconds drain, const std::function<int()>& left_behind) {
     if (stopping_.exchange(true)) return 0;
     // Stop accepting: new connections are refused from now on. The fd itself
     // stays open (its number must not be reused while workers may still
@@ -308,20 +317,35 @@ int server::stop(std::chrono::milliseconds drain) {
     }
 
     auto deadline = std::chrono::steady_clock::now() + drain;
-    std::unique_lock lock(mutex_);
+    auto abandoned = [&] { return left_behind ? left_behind() : 0; };
+    // The threads a timeout left behind never notify: with them, look again every 20 ms.
+    auto wait = [&](const auto& done) {
+        std::unique_lock lock(mutex_);
+        if (!left_behind) return idle_.wait_until(lock, deadline, done);
+        while (!done()) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) return false;
+            idle_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+        }
+        return true;
+    };
     // Done when no request runs and none waits on a connection, twice a
     // settle time apart: a request that a front server sent on a connection
     // accepted just before the stop, or on one from its keep-alive cache,
     // is served (and that connection closed after it), not dropped.
     constexpr auto settle = std::chrono::milliseconds(10);
+    auto idle = [&] { return busy_.load() - abandoned() <= 0; };
     for (int quiet = 0; quiet < 2 && std::chrono::steady_clock::now() < deadline;) {
-        idle_.wait_until(lock, deadline, [&] { return busy_.load() == 0; });
-        quiet = busy_.load() == 0 && !request_waiting() ? quiet + 1 : 0;
+        wait(idle);
+        std::unique_lock lock(mutex_);
+        quiet = idle() && !request_waiting() ? quiet + 1 : 0;
         if (quiet < 2) idle_.wait_for(lock, settle);
     }
     std::uint64_t one = 1;
     [[maybe_unused]] auto written = ::write(wake_fd_.get(), &one, sizeof one);
-    bool all_done = idle_.wait_until(lock, deadline, [&] { return running_.load() == 0; });
+    wait([&] { return running_.load() - abandoned() <= 0; });
+    std::unique_lock lock(mutex_);
+    bool all_done = running_.load() == 0;
     int left = busy_.load();
     if (!all_done) {
         for (auto& worker : workers_) worker.detach();

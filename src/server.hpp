@@ -67,7 +67,10 @@ public:
     // serves those already sent on its connections, each connection closed
     // after), closes idle connections and joins the workers. Returns the number of requests
     // still running when DRAIN ran out (their threads are left behind).
-    int stop(std::chrono::milliseconds drain);
+    // LEFT_BEHIND, when given, counts busy threads not to wait for (a
+    // watchdog answered their requests; their handlers are stuck): once only
+    // they are left, it returns their number at once.
+    int stop(std::chrono::milliseconds drain, const std::function<int()>& left_behind = {});
 
     unsigned threads() const { return thread_count_; }
     int busy() const { return busy_.load(std::memory_order_relaxed); }

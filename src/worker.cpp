@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "scoreboard.hpp"
 #include "server.hpp"
 #include "signals.hpp"
+#include "watchdog.hpp"
 #include "worker_messages.hpp"
 
 namespace replug {
@@ -206,6 +208,21 @@ int run_worker(unsigned slot) {
     if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
+    // A handler past its timeout: the watchdog answered 504; this worker
+    // then takes no new requests, tells the master (which starts its
+    // replacement when it exits, and kills it at timeout + grace if the
+    // stuck thread keeps it), and exits once its other requests are done.
+    std::atomic<bool> retiring{false};
+    watchdog watch(settings->threads, log, [&](const timeout_event& event) {
+        if (retiring.exchange(true)) return;
+        counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
+        if (auto told = admin.send(encode_retiring({"timeout", event.route}), {}, 5s); !told)
+            log.error("worker slot=", slot, ": cannot tell the master it retires: ", told.reason);
+        log.debug("worker slot=", slot, " pid=", ::getpid(), ": a handler of route=", event.route,
+                  " timed out; taking no new requests, exiting once the others are done");
+        ::kill(::getpid(), SIGTERM);
+    });
+
     FCGX_Init();
     listener socket{unique_fd(listen_fd), "the master's socket (fd 3) in worker slot " + std::to_string(slot), std::nullopt, true};
     server workers(
@@ -215,9 +232,10 @@ int run_worker(unsigned slot) {
             requests.serve(call);
         },
         log,
-        [&counters, slot](unsigned index, const std::function<void()>& body) {
+        [&counters, &watch, slot](unsigned index, const std::function<void()>& body) {
             auto& thread = counters.thread(slot, index);
             last_gasp_thread gasp(&thread);
+            watchdog::thread_scope watched(watch, index);
             body();
         });
     workers.start();
@@ -232,11 +250,18 @@ int run_worker(unsigned slot) {
 
     wait_for_signals([] {});  // SIGHUP is the master's
     counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
-    int left = workers.stop(settings->drain_timeout);
+    // Requests the watchdog answered are not waited for: their handlers may never return.
+    int left = workers.stop(settings->drain_timeout, [&watch] { return watch.taken_over(); });
     ::shutdown(control.fd(), SHUT_RDWR);  // ends the listening thread
     listening.join();
     if (left > 0) {
-        log.warn("worker slot=", slot, ": ", left, " request(s) still running after the drain timeout; exiting anyway");
+        int stuck = watch.taken_over();
+        if (stuck >= left)
+            log.warn("worker slot=", slot, ": exiting with ", stuck,
+                     " handler(s) still stuck past their timeout (their requests were answered 504)");
+        else
+            log.warn("worker slot=", slot, ": ", left - stuck,
+                     " request(s) still running after the drain timeout; exiting anyway");
         std::fflush(nullptr);
         ::_exit(0);
     }

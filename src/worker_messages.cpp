@@ -8,7 +8,7 @@ namespace replug {
 
 namespace {
 
-constexpr std::size_t route_fields = 10;
+constexpr std::size_t route_fields = 12;
 
 failure malformed(std::string_view what) {
     return failure{"malformed " + std::string(what) + " message"};
@@ -55,7 +55,9 @@ fields encode_load(std::uint64_t transaction, const std::vector<table_route>& ta
         message.insert(message.end(), {route.spec.pattern, route.spec.module, route.spec.symbol, std::to_string(route.slot),
                                        std::to_string(route.generation), route.file, std::to_string(route.inode),
                                        std::to_string(static_cast<std::uint64_t>(route.size)), route.sha256,
-                                       std::to_string(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0)))});
+                                       std::to_string(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0))),
+                                       std::to_string(static_cast<std::uint64_t>(route.spec.handler_timeout.count())),
+                                       std::to_string(static_cast<std::uint64_t>(route.spec.slow_log.count()))});
     }
     return message;
 }
@@ -72,8 +74,12 @@ outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fi
         auto inode = parse_decimal(message[i + 6]);
         auto size = parse_decimal(message[i + 7]);
         auto unavailable_until = parse_decimal(message[i + 9]);
-        if (!slot || !generation || !inode || !size || !unavailable_until) return malformed("load");
-        table.push_back({{message[i], message[i + 1], message[i + 2]},
+        auto timeout = parse_decimal(message[i + 10]);
+        auto slow_log = parse_decimal(message[i + 11]);
+        if (!slot || !generation || !inode || !size || !unavailable_until || !timeout || !slow_log)
+            return malformed("load");
+        table.push_back({{message[i], message[i + 1], message[i + 2], std::chrono::milliseconds(*timeout),
+                          std::chrono::milliseconds(*slow_log)},
                          static_cast<std::uint32_t>(*slot),
                          *generation,
                          message[i + 5],
@@ -119,6 +125,15 @@ outcome<admin_call> decode_admin_call(const fields& message) {
     auto id = parse_decimal(message[1]);
     if (!id) return malformed("admin");
     return admin_call{*id, message[2], message[3], message[4], message[5], message[6]};
+}
+
+fields encode_retiring(const retiring_notice& notice) {
+    return {"retiring", notice.reason, notice.route};
+}
+
+outcome<retiring_notice> decode_retiring(const fields& message) {
+    if (!is(message, "retiring", 3) || message.size() != 3) return malformed("retiring");
+    return retiring_notice{message[1], message[2]};
 }
 
 fields encode_admin_answer(const admin_answer& answer) {

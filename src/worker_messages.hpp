@@ -9,6 +9,8 @@
 //   abort TXID                                 -> aborted TXID
 // Admin channel (a worker forwards, the master answers):
 //   admin ID METHOD PATH QUERY AUTHORIZATION REMOTE_ADDR  -> answer ID STATUS BODY [NAME VALUE]...
+//   retiring REASON ROUTE     (no answer: the worker takes no new requests and
+//                              exits once the rest are done; REASON: timeout)
 // Every answer names the question it answers (TXID, ID): one that arrives
 // after its asker gave up is recognized and dropped, never taken for the
 // answer to the next question.
@@ -97,6 +99,16 @@ struct admin_answer {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// A worker that stops taking requests by itself (a handler of ROUTE timed out).
+struct retiring_notice {
+    std::string reason;
+    std::string route;
+};
+
+fields encode_retiring(const retiring_notice& notice);
+// REQUIRES: MESSAGE's name is "retiring".
+outcome<retiring_notice> decode_retiring(const fields& message);
 
 fields encode_admin_answer(const admin_answer& answer);
 outcome<admin_answer> decode_admin_answer(const fields& message);

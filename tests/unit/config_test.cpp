@@ -351,6 +351,73 @@ BOOST_AUTO_TEST_CASE(max_in_flight_caps_a_configured_route) {
     BOOST_TEST(contains(why, "no route /nope"), why);
 }
 
+BOOST_AUTO_TEST_CASE(handler_timeouts_default_to_30_seconds_and_the_slow_log_is_off) {
+    auto config = parsed({"--route", "/a=a", "--route", "/b=b"});
+    for (const auto& route : config.routes) {
+        BOOST_TEST(route.handler_timeout.count() == 30000);
+        BOOST_TEST(route.slow_log.count() == 0);
+    }
+    BOOST_TEST(config.handler_timeout_grace.count() == 5000);
+}
+
+BOOST_AUTO_TEST_CASE(a_route_s_own_timeout_beats_the_default) {
+    auto config = parsed({"--route", "/a=a", "--route", "/b=b", "--route", "/c/*=c", "--handler-timeout", "/a=0.5",
+                          "--handler-timeout", "2.25", "--handler-timeout", "/c/*=0", "--slow-log", ".25",
+                          "--handler-timeout-grace", "1"});
+    BOOST_TEST(config.routes[0].handler_timeout.count() == 500);
+    BOOST_TEST(config.routes[1].handler_timeout.count() == 2250);
+    BOOST_TEST(config.routes[2].handler_timeout.count() == 0);  // 0: no timeout
+    for (const auto& route : config.routes) BOOST_TEST(route.slow_log.count() == 250);
+    BOOST_TEST(config.handler_timeout_grace.count() == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(handler_timeouts_in_the_file) {
+    write("route = /a=a\nroute = /b=b\nhandler-timeout = 10\nhandler-timeout = /b=1.5\nslow-log = 3\n");
+    auto config = parsed({"--config", file.string()});
+    BOOST_TEST(config.routes[0].handler_timeout.count() == 10000);
+    BOOST_TEST(config.routes[1].handler_timeout.count() == 1500);
+    BOOST_TEST(config.routes[1].slow_log.count() == 3000);
+}
+
+BOOST_AUTO_TEST_CASE(bad_handler_timeouts_are_refused_naming_the_option) {
+    struct bad_case {
+        std::vector<std::string> args;
+        std::string mentions;
+    };
+    for (const auto& [args, mentions] : std::vector<bad_case>{
+             {{"--handler-timeout", "-1"}, "--handler-timeout: '-1' is not a number of seconds"},
+             {{"--handler-timeout", "abc"}, "--handler-timeout: 'abc' is not a number of seconds"},
+             {{"--handler-timeout", ""}, "--handler-timeout: '' is not a number of seconds"},
+             {{"--handler-timeout", "."}, "--handler-timeout: '.' is not a number of seconds"},
+             {{"--handler-timeout", "1.2.3"}, "--handler-timeout: '1.2.3' is not a number of seconds"},
+             {{"--handler-timeout", "1e3"}, "--handler-timeout: '1e3' is not a number"},
+             {{"--handler-timeout", "inf"}, "--handler-timeout: 'inf' is not a number"},
+             {{"--handler-timeout", "+1"}, "--handler-timeout: '+1' is not a number"},
+             {{"--handler-timeout", "86401"}, "from 0 to 86400"},
+             {{"--handler-timeout", "0.0001"}, "--handler-timeout: '0.0001' is below a millisecond"},
+             {{"--handler-timeout", "/a=x"}, "--handler-timeout: 'x' is not a number"},
+             {{"--handler-timeout", "/nowhere=1"}, "--handler-timeout: /nowhere is not the path of any --route"},
+             {{"--handler-timeout", "a=1"}, "--handler-timeout: 'a=1': expected [PATH=]SECONDS"},
+             {{"--handler-timeout", "/a=1", "--handler-timeout", "/a=2"}, "--handler-timeout: /a is given twice"},
+             {{"--handler-timeout", "1", "--handler-timeout", "2"}, "the default (no PATH=) is given twice"},
+             {{"--slow-log", "-1"}, "--slow-log: '-1' is not a number of seconds"},
+             {{"--slow-log", "soon"}, "--slow-log"},
+             {{"--handler-timeout-grace", "-5"}, "--handler-timeout-grace: '-5' is not a number"},
+         }) {
+        std::vector<std::string> with_route{"--route", "/a=a"};
+        with_route.insert(with_route.end(), args.begin(), args.end());
+        std::string why = refused(with_route);
+        BOOST_TEST(contains(why, mentions), "expected '" << mentions << "' in: " << why);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_handler_timeout_in_the_file_names_its_line) {
+    write("route = /a=a\n\nhandler-timeout = /b=1\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(3)), why);
+    BOOST_TEST(contains(why, "--handler-timeout: /b is not the path of any --route"), why);
+}
+
 BOOST_AUTO_TEST_CASE(shutdown_delay) {
     BOOST_TEST(parsed({}).shutdown_delay.count() == 0);
     BOOST_TEST(parsed({"--shutdown-delay", "2.5"}).shutdown_delay.count() == 2500);

@@ -344,6 +344,30 @@ BOOST_AUTO_TEST_CASE(a_dead_worker_leaves_the_gates_its_threads_were_in) {
     BOOST_TEST(board.gate(3).inside() == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_call_s_timeout_is_on_the_board_and_timeouts_outlive_their_worker) {
+    auto board = created(2, 1);
+    board.thread(0, 0).begin(4, 2, 1'500'000'000);
+    auto reading = board.thread(0, 0).read();
+    BOOST_TEST(reading.timeout_ns == 1'500'000'000u);  // what the master's check_handlers reads
+    BOOST_TEST(reading.started_monotonic_ns > 0u);
+    board.thread(0, 0).end();
+    board.thread(0, 0).begin(4, 2);
+    BOOST_TEST(board.thread(0, 0).read().timeout_ns == 0u);  // none given: none
+    for (unsigned w = 0; w < 2; ++w) {
+        board.counters(w, 4).timed_out();
+        board.counters(w, 4).slow();
+        board.counters(w, 4).slow();
+    }
+    BOOST_TEST(board.route_totals(4).timeouts == 2u);
+    BOOST_TEST(board.route_totals(4).slow_requests == 4u);
+    board.reset_worker(0);  // the worker retired after its timeout: the count stays
+    BOOST_TEST(board.route_totals(4).timeouts == 2u);
+    BOOST_TEST(board.thread(0, 0).read().timeout_ns == 0u);
+    board.clear_route(4);  // another route takes the slot
+    BOOST_TEST(board.route_totals(4).timeouts == 0u);
+    BOOST_TEST(board.route_totals(4).slow_requests == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_board_moves_and_unmaps_once) {
     auto board = created(1, 1);
     board.counters(0, 0).started();

@@ -11,7 +11,7 @@ using namespace replug;
 
 BOOST_AUTO_TEST_CASE(a_table_round_trips) {
     std::vector<table_route> table{
-        {{"/a/*", "tools/a", "serve"}, 3, 7, "/srv/m/a.so", 1234, 4096, std::string(64, 'f'), 0},
+        {{"/a/*", "tools/a", "serve", std::chrono::milliseconds(1500), std::chrono::milliseconds(250)}, 3, 7, "/srv/m/a.so", 1234, 4096, std::string(64, 'f'), 0},
         {{"/b", "b", "status_2"}, 1023, 1, "/srv/with space\nand newline/b.so", 1, 1, "", 1700000000}};
     auto decoded = decode_load(encode_load(42, table));
     BOOST_TEST_REQUIRE(decoded.ok(), replug::testing::reason_of(decoded));
@@ -23,6 +23,18 @@ BOOST_AUTO_TEST_CASE(a_table_round_trips) {
     BOOST_TEST(b.file == "/srv/with space\nand newline/b.so");
     BOOST_TEST(b.unavailable_until == 1700000000);
     BOOST_TEST(decoded->second[0].sha256 == std::string(64, 'f'));
+    // Each route's limits travel with it.
+    BOOST_TEST(decoded->second[0].spec.handler_timeout.count() == 1500);
+    BOOST_TEST(decoded->second[0].spec.slow_log.count() == 250);
+    BOOST_TEST(b.spec.handler_timeout.count() == 30000);
+}
+
+BOOST_AUTO_TEST_CASE(a_retiring_notice_round_trips) {
+    auto back = decode_retiring(encode_retiring({"timeout", "/spin"}));
+    BOOST_TEST_REQUIRE(back.ok(), replug::testing::reason_of(back));
+    BOOST_TEST(back->reason == "timeout");
+    BOOST_TEST(back->route == "/spin");
+    BOOST_TEST(!decode_retiring({"retiring", "timeout"}).ok());
 }
 
 BOOST_AUTO_TEST_CASE(answers_name_their_transaction) {

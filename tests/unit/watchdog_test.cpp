@@ -1,0 +1,190 @@
+// The handler watchdog: real FastCGI requests (libfcgi reads them from a
+// socket, as in the server) go through the real dispatcher to the slow test
+// module, whose handler sleeps as long as the query says, on a route with a
+// 100 ms handler timeout. A call that ends in time is answered by its
+// handler; one still running when the watchdog looks is answered 504 by the
+// watchdog; one that ends about when the watchdog looks is answered by
+// exactly one of them. Each answer is one complete FastCGI answer, never two
+// headers and never a mix, and the route counts exactly the 504s.
+#define BOOST_TEST_MODULE watchdog
+#include <boost/test/unit_test.hpp>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "dispatcher.hpp"
+#include "loader.hpp"
+#include "log.hpp"
+#include "registry.hpp"
+#include "server.hpp"
+#include "test_support.hpp"
+#include "watchdog.hpp"
+
+using namespace std::chrono_literals;
+using replug::testing::temp_dir;
+
+namespace {
+
+constexpr int request_id = 3;
+
+std::string record(unsigned char type, int id, std::string_view content) {
+    std::string bytes{static_cast<char>(FCGI_VERSION_1),
+                      static_cast<char>(type),
+                      static_cast<char>((id >> 8) & 0xff),
+                      static_cast<char>(id & 0xff),
+                      static_cast<char>((content.size() >> 8) & 0xff),
+                      static_cast<char>(content.size() & 0xff),
+                      0,
+                      0};
+    return bytes.append(content);
+}
+
+std::string name_value(std::string_view name, std::string_view value) {  // both under 128 bytes
+    std::string bytes{static_cast<char>(name.size()), static_cast<char>(value.size())};
+    return bytes.append(name).append(value);
+}
+
+// GET /slow?QUERY with keep-alive, as nginx sends it.
+std::string fastcgi_get(std::string_view query) {
+    std::string begin{0, static_cast<char>(FCGI_RESPONDER), static_cast<char>(FCGI_KEEP_CONN), 0, 0, 0, 0, 0};
+    std::string params = name_value("REQUEST_METHOD", "GET") + name_value("SCRIPT_NAME", "/slow") +
+                         name_value("QUERY_STRING", query);
+    return record(FCGI_BEGIN_REQUEST, request_id, begin) + record(FCGI_PARAMS, request_id, params) +
+           record(FCGI_PARAMS, request_id, {}) + record(FCGI_STDIN, request_id, {});
+}
+
+// What the client got: the stdout stream and the records that ended it.
+struct answer {
+    std::string output;
+    int empty_stdouts = 0;
+    int end_requests = 0;
+};
+
+answer parse(std::string_view bytes) {
+    answer got;
+    while (!bytes.empty()) {
+        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN, "a FastCGI header cut short");
+        auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+        std::size_t length = byte(4) * 256u + byte(5);
+        std::size_t padding = byte(6);
+        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN + length + padding, "a FastCGI record cut short");
+        BOOST_TEST(byte(2) * 256 + byte(3) == request_id);
+        auto content = bytes.substr(FCGI_HEADER_LEN, length);
+        if (byte(1) == FCGI_STDOUT && content.empty()) ++got.empty_stdouts;
+        if (byte(1) == FCGI_STDOUT) got.output.append(content);
+        if (byte(1) == FCGI_END_REQUEST) ++got.end_requests;
+        bytes.remove_prefix(FCGI_HEADER_LEN + length + padding);
+    }
+    return got;
+}
+
+struct watchdog_fixture {
+    replug::logger log{replug::log_level::error};
+    replug::loader modules{log};
+    replug::registry routes{modules, log};
+    temp_dir directory;
+
+    watchdog_fixture() {
+        FCGX_Init();
+        replug::testing::replace_by_rename(directory / "slow.so",
+                                           replug::testing::read_file(replug::testing::test_module("slow_v1")));
+        replug::route_spec spec{"/slow", "slow", "serve", 100ms, 0ms};
+        auto applied = routes.apply({spec}, {directory.path()});
+        BOOST_TEST_REQUIRE(applied.ok(), replug::testing::reason_of(applied));
+    }
+
+    // One request for /slow?MILLIS through the dispatcher on a serving
+    // thread of WATCH (thread 0), until its connection ends.
+    answer serve(replug::watchdog& watch, int millis) {
+        int ends[2];
+        BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+        replug::dispatcher requests(&routes, log);
+        std::thread serving([&] {
+            replug::watchdog::thread_scope watched(watch, 0);
+            bool kept = replug::serve_once(ends[1], [&](replug::fcgi_request& call) { requests.serve(call); }, log);
+            if (kept) ::close(ends[1]);  // kept for a next request: this one was answered by its handler
+        });
+        std::string request = fastcgi_get(std::to_string(millis));
+        BOOST_REQUIRE(::write(ends[0], request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+        std::string bytes;
+        char buffer[4096];
+        // A kept connection never reaches EOF: stop at the END_REQUEST record.
+        while (bytes.find(std::string{static_cast<char>(FCGI_VERSION_1), static_cast<char>(FCGI_END_REQUEST)}) ==
+               std::string::npos) {
+            ssize_t got = ::read(ends[0], buffer, sizeof buffer);
+            if (got <= 0) break;
+            bytes.append(buffer, static_cast<std::size_t>(got));
+        }
+        // As nginx does once it has its answer; libfcgi's close waits for it.
+        ::shutdown(ends[0], SHUT_WR);
+        serving.join();
+        while (true) {  // what came after END_REQUEST: nothing may
+            ssize_t got = ::read(ends[0], buffer, sizeof buffer);
+            if (got <= 0) break;
+            bytes.append(buffer, static_cast<std::size_t>(got));
+        }
+        ::close(ends[0]);
+        return parse(bytes);
+    }
+
+    std::uint64_t timeouts() const { return routes.status().at(0).timeouts; }
+};
+
+const std::string timed_out =
+    "Status: 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Gateway Timeout: the handler did not answer in time\n";
+
+std::string in_time(int millis) {
+    return "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nslow 1 after " + std::to_string(millis) +
+           "ms";
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(watchdog_contract, watchdog_fixture)
+
+BOOST_AUTO_TEST_CASE(a_call_in_time_is_the_handler_s_and_one_past_its_timeout_gets_504) {
+    replug::watchdog watch(1, log);
+    auto fast = serve(watch, 0);
+    BOOST_TEST(fast.output == in_time(0));
+    BOOST_TEST(fast.end_requests == 1);
+    BOOST_TEST(timeouts() == 0u);
+
+    auto started = std::chrono::steady_clock::now();
+    auto late = serve(watch, 400);  // the handler ends after the 504, and writes into nothing
+    BOOST_TEST(late.output == timed_out);
+    BOOST_TEST(late.empty_stdouts == 1);
+    BOOST_TEST(late.end_requests == 1);
+    BOOST_TEST(timeouts() == 1u);
+    BOOST_TEST((std::chrono::steady_clock::now() - started >= 400ms));  // serve() waited for the handler
+}
+
+BOOST_AUTO_TEST_CASE(around_the_timeout_exactly_one_of_handler_and_watchdog_answers) {
+    replug::watchdog watch(1, log);
+    std::uint64_t answered_504 = 0;
+    // 0 to 290 ms in steps of 10: well in time, around the 100 ms timeout and the 100 ms scans, well past it.
+    for (int millis = 0; millis < 300; millis += 10) {
+        auto got = serve(watch, millis);
+        BOOST_TEST_CONTEXT("sleep " << millis << " ms") {
+            BOOST_TEST(got.end_requests == 1);
+            BOOST_TEST(got.empty_stdouts == 1);
+            BOOST_TEST((got.output == in_time(millis) || got.output == timed_out), got.output);
+            // The timeout is 100 ms and the scans 100 ms apart; the margins are for a loaded machine.
+            if (millis <= 30) BOOST_TEST(got.output == in_time(millis));
+            if (millis >= 250) BOOST_TEST(got.output == timed_out);
+        }
+        if (got.output == timed_out) ++answered_504;
+    }
+    BOOST_TEST(timeouts() == answered_504);
+    BOOST_TEST(watch.taken_over() == 0);  // every handler returned
+}
+
+BOOST_AUTO_TEST_SUITE_END()
