@@ -219,12 +219,12 @@ private:
     // every kind of end goes through).
     void note_ended(unsigned slot, worker_end end) REQUIRES(mutex_);
 
-    // Recycling. The first serving worker past a limit, if any and a spare
-    // scoreboard slot is free, is replaced gracefully: its replacement
+    // Recycling. Each serving worker past a limit, while a spare scoreboard
+    // slot is free, is replaced gracefully: its replacement
     // starts in the spare slot, loads and commits the committed table
     // (under mutex_: no transaction runs meanwhile, and the ones after
-    // include it), and only then does the old one get SIGTERM and drain.
-    // One per tick, so capacity never drops.
+    // include it), and only then does the old one get SIGTERM and drain,
+    // so capacity never drops.
     void recycle_due() REQUIRES(mutex_);
     void replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading)
         REQUIRES(mutex_);
