@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,11 +18,15 @@
 
 namespace replug {
 
-// One --route PATH=MODULE[:SYMBOL].
+// A route's --route-setting KEY=VALUE pairs, by key.
+using route_settings = std::map<std::string, std::string, std::less<>>;
+
+// One --route PATH=MODULE[:SYMBOL], and its settings.
 struct route_spec {
     std::string pattern;
     std::string module;
     std::string symbol = "serve";
+    route_settings settings = {};
 
     bool operator==(const route_spec&) const = default;
 };
@@ -67,6 +73,13 @@ outcome<config> parse_config(const std::vector<std::string>& args);
 
 // Parses "PATH=MODULE[:SYMBOL]"; the reason names what is wrong.
 outcome<route_spec> parse_route(std::string_view text);
+
+// Parses one --route-setting "PATH:KEY=VALUE" into the route of ROUTES whose
+// pattern PATH is (the longest one that fits, since a pattern may hold ':').
+// KEY is [A-Za-z0-9_.-]+; VALUE is the rest, '=' and ':' included. The
+// reason names what is wrong: no such route, an empty or bad key, a key set
+// twice for one route.
+std::optional<failure> add_route_setting(std::string_view text, std::vector<route_spec>& routes);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
 // (containers), else the cores.

@@ -23,6 +23,8 @@ void dispatcher::serve(fcgi_request& call) const {
         call.header("Retry-After", std::to_string(wait));
         return call.write("Service Unavailable: this route's handler keeps crashing\n");
     }
+    const auto& pinned = pin->version();
+    call.enter({&pin->settings(), pin->pattern(), pinned.origin().module, pinned.version(), pinned.generation(), &log_});
     std::optional<std::string> what;
     if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
         last_gasp_request crash_answer(call);

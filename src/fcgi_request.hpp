@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "config.hpp"
+#include "log.hpp"
 #include "replug/module.hpp"
 
 namespace replug {
@@ -21,6 +23,18 @@ namespace replug {
 // else DOCUMENT_URI, else REQUEST_URI without its query.
 std::string request_path(std::string_view script_name, std::string_view path_info,
                          std::string_view document_uri, std::string_view request_uri);
+
+// The route a handler runs in, as its request sees it: req.setting's values
+// and the tags of req.log's lines. Everything it points at outlives the call
+// (the dispatcher's route pin holds it).
+struct route_context {
+    const route_settings* settings = nullptr;
+    std::string_view route;  // the pattern
+    std::string_view module;
+    std::string_view version;
+    std::uint64_t generation = 0;
+    const logger* log = nullptr;
+};
 
 class fcgi_request final : public request, public response {
 public:
@@ -44,6 +58,10 @@ public:
     void header(std::string_view name, std::string_view value) override;
     void write(std::string_view data) override;
     void set_cookie(std::string_view name, std::string_view value, const cookie_options& options) override;
+
+    // Set before a route's handler is called; without it, setting() is empty
+    // and write_log() writes nothing.
+    void enter(const route_context& context) { context_ = context; }
 
     bool headers_sent() const { return headers_sent_; }
     // What the last-gasp handler (last_gasp.hpp) needs to answer this request
@@ -70,6 +88,7 @@ private:
     std::string headers_;
     bool has_content_type_ = false;
     bool headers_sent_ = false;
+    route_context context_;
 };
 
 // Answers one request (the dispatcher does). The transport finishes the

@@ -29,8 +29,9 @@ std::string milliseconds(double value) {
 
 }  // namespace
 
-route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version)
-    : route_(std::move(target)), version_(std::move(version)), started_(std::chrono::steady_clock::now()) {
+route_pin::route_pin(std::shared_ptr<route> target, const route_settings* settings,
+                     std::shared_ptr<module_version> version)
+    : route_(std::move(target)), settings_(settings), version_(std::move(version)), started_(std::chrono::steady_clock::now()) {
     route_->counters_.started();
     version_->in_flight.fetch_add(1, std::memory_order_relaxed);
 }
@@ -72,10 +73,12 @@ registry::registry(loader& modules, const logger& log, counter_source counters, 
 
 std::optional<route_pin> registry::pin(std::string_view path) const {
     auto table = this->table();
-    route* target = table->match(path);
-    if (!target) return std::nullopt;
+    auto index = table->paths.match(path);
+    if (!index) return std::nullopt;
+    route* target = table->routes[*index].get();
+    const route_settings* settings = &table->settings[*index];
     // The route shares the table's ownership: a SIGHUP that drops it waits for this request.
-    return route_pin(std::shared_ptr<route>(std::move(table), target),
+    return route_pin(std::shared_ptr<route>(std::move(table), target), settings,
                      target->current_.load(std::memory_order_acquire));
 }
 
@@ -233,10 +236,13 @@ std::vector<swap_report> registry::install(staged_table staged) {
         reports.push_back(commit(*staged.routes_[i], std::move(staged.versions_[i])));
         patterns.push_back(staged.specs_[i].pattern);
     }
+    std::vector<route_settings> settings;
+    for (const auto& spec : staged.specs_) settings.push_back(spec.settings);
     auto old_table = table();
     auto table = std::make_shared<route_table>();
     table->paths = router(patterns);
     table->routes = std::move(staged.routes_);
+    table->settings = std::move(settings);
     table_.store(std::move(table), std::memory_order_release);
 
     for (const auto& gone : old_table->routes)
