@@ -30,7 +30,7 @@ class SdkTest(TestCase):
         self.module(test_module("sdk"), "sdk")
         args = ["--workers", workers, "--module-path", self.modules, "--route", "/cookie=sdk:cookie",
                 "--route", "/redirect=sdk:redirect", "--route", "/logs=sdk:logs", "--route", "/setting=sdk:setting",
-                *extra]
+                "--listen-group", "www-data", *extra]
         self.server = self.replugd(args)
         self.web = self.nginx(self.server.address)
         self.url = f"http://127.0.0.1:{self.web.port}"
@@ -171,7 +171,7 @@ class GuestbookTest(TestCase):
         os.makedirs(data)
         server = self.replugd(["--module-path", self.modules, "--route", "/guestbook/*=guestbook",
                                "--route-setting", f"/guestbook/*:data_dir={data}",
-                               "--route-setting", "/guestbook/*:title=Our <guests>"])
+                               "--route-setting", "/guestbook/*:title=Our <guests>", "--listen-group", "www-data"])
         web = self.nginx(server.address)
         url = f"http://127.0.0.1:{web.port}/guestbook/"
         jar = os.path.join(self.dir, "jar")
