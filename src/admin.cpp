@@ -6,6 +6,7 @@
 
 #include "json.hpp"
 #include "metrics.hpp"
+#include "process.hpp"
 #include "text.hpp"
 #include "token_file.hpp"
 
@@ -302,6 +303,50 @@ void admin::metrics(response& res) {
               });
     per_route("replug_generation", "gauge", "Generation of the version each route serves.",
               [&](const route_status& r, const std::string& l) { sample("replug_generation", l, r.current.generation); });
+    per_route("replug_module_info", "gauge", "The version each route serves: its module, version and sha256 (always 1).",
+              [&](const route_status& r, const std::string& l) {
+                  sample("replug_module_info",
+                         l + ",module=\"" + label_value(r.spec.module) + "\",version=\"" +
+                             label_value(r.current.version) + "\",sha256=\"" + label_value(r.current.sha256) + "\"",
+                         1);
+              });
+    per_route("replug_last_reload_successful", "gauge",
+              "Whether the latest load of the route succeeded (0: it failed, and the route serves its old version).",
+              [&](const route_status& r, const std::string& l) {
+                  sample("replug_last_reload_successful", l, r.last_reload_failed ? 0 : 1);
+              });
+    family("replug_build_info", "gauge", "The replugd build (always 1).");
+    sample("replug_build_info", "version=\"" + label_value(facts_.build_version) + "\"", 1);
+    // The process that answers (the master, with worker processes), as every
+    // Prometheus client library's process collector reports it; each worker
+    // by its slot below.
+    auto own = read_process_usage(facts_.pid);
+    auto gauge = [&](std::string_view name, std::string_view help, const auto& value) {
+        if (!value) return;
+        family(name, "gauge", help);
+        sample(name, "", *value);
+    };
+    gauge("process_start_time_seconds", "Start time of the process since the epoch, in seconds.", own.start_time_seconds);
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", own.resident_bytes);
+    gauge("process_open_fds", "Number of open file descriptors.", own.open_descriptors);
+    gauge("process_max_fds", "Maximum number of open file descriptors (the soft limit).", own.max_descriptors);
+    if (facts_.worker_list) {
+        std::vector<std::pair<std::string, process_usage>> workers;
+        for (const auto& worker : facts_.worker_list())
+            if (worker.pid > 0)
+                workers.emplace_back("slot=\"" + std::to_string(worker.slot) + "\"", read_process_usage(worker.pid));
+        auto per_worker = [&](std::string_view name, std::string_view help, auto field) {
+            family(name, "gauge", help);
+            for (const auto& [labels, usage] : workers)
+                if (auto value = usage.*field) sample(name, labels, *value);
+        };
+        per_worker("replug_worker_start_time_seconds", "Start time of each worker process since the epoch, in seconds.",
+                   &process_usage::start_time_seconds);
+        per_worker("replug_worker_resident_memory_bytes", "Resident memory of each worker process in bytes.",
+                   &process_usage::resident_bytes);
+        per_worker("replug_worker_open_fds", "Open file descriptors of each worker process.",
+                   &process_usage::open_descriptors);
+    }
     family("replug_swap_duration_seconds", "histogram", "Time to load and check a version that was swapped in.");
     routes_.swap_seconds().write(out, "replug_swap_duration_seconds", "");
     family("replug_workers", "gauge", "Worker threads.");

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "process.hpp"
 #include "resolver.hpp"
 #include "text.hpp"
 
@@ -55,7 +56,8 @@ po::options_description describe_options() {
          "only its worker (default: the CPUs of the cgroup's quota, or the cores; at least 2); "
          "0: one process, no master (for debugging)")
         ("threads", po::value<std::string>()->value_name("N"),
-         "threads per worker process, as uWSGI counts them (default: 2)")
+         "threads per worker process, as uWSGI counts them (default: 2; with --workers 0, the CPUs "
+         "of the cgroup's quota, or the cores; at least 2)")
         ("auto-rollback", po::value<std::string>()->value_name("C:W:G")->default_value("2:10:60"),
          "roll a freshly swapped version back by itself after C crashes within W seconds during its "
          "first G seconds (worker processes only); off: never")
@@ -77,8 +79,14 @@ po::options_description describe_options() {
         ("pid-file", po::value<std::string>()->value_name("FILE"), "written at start, removed at exit")
         ("log-level", po::value<std::string>()->value_name("L")->default_value("info"),
          "error, warn, info or debug")
+        ("max-body", po::value<std::string>()->value_name("BYTES")->default_value("16M"),
+         "the largest request body served: bytes, or with K, M or G (1K = 1024); a larger one is "
+         "answered 413 before the handler runs (read at start)")
         ("drain-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
          "on SIGTERM, how long in-flight requests may run before the server exits anyway")
+        ("shutdown-delay", po::value<double>()->value_name("SECONDS")->default_value(0),
+         "on SIGTERM, answer ready with 503 at once but go on serving for this long before draining, "
+         "so that load balancers stop sending first (a second SIGTERM, or SIGINT, cuts it short)")
         ("watch", po::bool_switch(),
          "reload a route when its module file is rewritten, renamed in, or appears earlier in the path")
         ("check", po::bool_switch(), "resolve and load every route, report, exit 0 (all good) or 1")
@@ -197,17 +205,38 @@ outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
                            std::chrono::seconds(numbers[2])};
 }
 
-unsigned available_cpus() {
-    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    // cgroup v2: "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit.
-    std::ifstream limit("/sys/fs/cgroup/cpu.max");
-    std::string quota;
-    double period = 0;
-    if (limit >> quota >> period && quota != "max" && period > 0) {
-        double cpus = std::stod(quota) / period;
-        return std::clamp(static_cast<unsigned>(std::ceil(cpus)), 1u, cores);
+outcome<std::uint64_t> parse_byte_size(std::string_view text) {
+    auto bad = failure{"--max-body: expected bytes or a size like 512K, 16M or 1G (at most 64G), got '" +
+                           std::string(text) + "'",
+                       failure_kind::bad_input};
+    std::uint64_t unit = 1;
+    if (!text.empty()) {
+        switch (ascii_upper(text.back())) {
+            case 'K': unit = 1ull << 10; break;
+            case 'M': unit = 1ull << 20; break;
+            case 'G': unit = 1ull << 30; break;
+            default: break;
+        }
+        if (unit != 1) text.remove_suffix(1);
     }
-    return cores;
+    auto number = text.size() <= 12 ? parse_decimal(text) : std::nullopt;
+    if (!number || *number > (64ull << 30) / unit) return bad;
+    return *number * unit;
+}
+
+unsigned available_cpus() {
+    unsigned cores = std::thread::hardware_concurrency();
+    std::string line;
+    if (std::ifstream limit("/sys/fs/cgroup/cpu.max"); std::getline(limit, line))  // cgroup v2
+        return cpus_allowed(line, cores);
+    // cgroup v1 (Docker on older hosts): the same two numbers in two files; quota -1: none.
+    for (const char* directory : {"/sys/fs/cgroup/cpu/", "/sys/fs/cgroup/cpu,cpuacct/"}) {
+        std::ifstream quota(std::string(directory) + "cpu.cfs_quota_us");
+        std::ifstream period(std::string(directory) + "cpu.cfs_period_us");
+        std::string quota_text, period_text;
+        if (quota >> quota_text && period >> period_text) return cpus_allowed(quota_text + " " + period_text, cores);
+    }
+    return cpus_allowed("", cores);
 }
 
 std::string usage() {
@@ -292,7 +321,8 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     auto workers = count("workers", 0, 256, std::max(2u, available_cpus()));
     if (!workers) return workers.error();
     result.workers = *workers;
-    auto threads = count("threads", 1, 1024, 2);
+    // Workers scale with the CPUs already; a single process takes their place.
+    auto threads = count("threads", 1, 1024, result.workers == 0 ? std::max(2u, available_cpus()) : 2u);
     if (!threads) return threads.error();
     result.threads = *threads;
     auto policy = parse_rollback_policy(values["auto-rollback"].as<std::string>());
@@ -349,10 +379,18 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     if (!level) return bad(origin("log-level") + "--log-level: expected error, warn, info or debug");
     result.level = *level;
 
+    auto max_body = parse_byte_size(values["max-body"].as<std::string>());
+    if (!max_body) return bad(origin("max-body") + max_body.reason());
+    result.max_body = *max_body;
+
     double drain = values["drain-timeout"].as<double>();
     if (!(drain >= 0 && drain <= 86400))
         return bad(origin("drain-timeout") + "--drain-timeout: must be between 0 and 86400 seconds");
     result.drain_timeout = std::chrono::milliseconds(static_cast<long long>(drain * 1000));
+    double delay = values["shutdown-delay"].as<double>();
+    if (!(delay >= 0 && delay <= 86400))
+        return bad(origin("shutdown-delay") + "--shutdown-delay: must be between 0 and 86400 seconds");
+    result.shutdown_delay = std::chrono::milliseconds(static_cast<long long>(delay * 1000));
     return result;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -43,6 +44,12 @@ struct rollback_policy {
 // Parses --auto-rollback: "CRASHES:WINDOW:GRACE" (counts and seconds) or "off".
 outcome<rollback_policy> parse_rollback_policy(std::string_view text);
 
+// --max-body's default: nginx's client_max_body_size in the shipped site.
+inline constexpr std::uint64_t default_max_body = 16 << 20;
+
+// Parses --max-body: bytes, or a number with K, M or G (binary: 1K = 1024).
+outcome<std::uint64_t> parse_byte_size(std::string_view text);
+
 struct config {
     std::optional<std::filesystem::path> config_file;
     std::string listen;  // empty: use an inherited socket
@@ -50,7 +57,7 @@ struct config {
     std::string listen_owner;  // user name; empty: leave as created
     std::string listen_group;
     unsigned workers = 2;  // 0: a single process
-    unsigned threads = 2;  // per worker process
+    unsigned threads = 2;  // per worker process (with no workers, the CPUs by default)
     rollback_policy auto_rollback;
     std::vector<std::filesystem::path> module_path;
     std::vector<route_spec> routes;
@@ -60,6 +67,8 @@ struct config {
     std::optional<std::filesystem::path> pid_file;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
+    std::chrono::milliseconds shutdown_delay{0};  // SIGTERM -> not ready, serving on this long, then drain
+    std::uint64_t max_body = default_max_body;
     bool watch = false;
     bool check = false;
     bool help = false;
@@ -82,7 +91,7 @@ outcome<route_spec> parse_route(std::string_view text);
 std::optional<failure> add_route_setting(std::string_view text, std::vector<route_spec>& routes);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
-// (containers), else the cores.
+// (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.
 unsigned available_cpus();
 
 // The --help text.

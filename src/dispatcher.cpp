@@ -5,6 +5,7 @@
 #include "last_gasp.hpp"
 #include "router.hpp"
 #include "scoreboard.hpp"
+#include "text.hpp"
 
 namespace replug {
 
@@ -14,6 +15,21 @@ void dispatcher::serve(fcgi_request& call) const {
         log_.warn("bad request: unusable path \"", printable(path), "\"");
         return call.fail(400, "Bad Request");
     }
+    if (auto length = call.param("CONTENT_LENGTH"); !length.empty()) {
+        auto bytes = parse_decimal(length);  // nullopt: not digits, or past 2^64
+        if (!bytes && length.find_first_not_of("0123456789") != std::string_view::npos) {
+            log_.warn("bad request: unusable CONTENT_LENGTH \"", printable(length, 32), "\" path=", printable(path));
+            return call.fail(400, "Bad Request");
+        }
+        if (!bytes || *bytes > max_body_) {
+            log_.warn("request refused status=413 path=", printable(path), " content_length=", printable(length, 32),
+                      " max_body=", max_body_);
+            return call.fail(413, "Content Too Large: the request body is larger than the server's --max-body");
+        }
+    }
+    call.limit_body(max_body_);
+    for (const auto& [exact, handler] : exact_)
+        if (path == exact) return handler(call);
     for (const auto& [prefix, handler] : mounts_)
         if (path.starts_with(prefix)) return handler(call);
     auto pin = routes_ ? routes_->pin(path) : std::nullopt;
@@ -25,20 +41,29 @@ void dispatcher::serve(fcgi_request& call) const {
     }
     const auto& pinned = pin->version();
     call.enter({&pin->settings(), pin->pattern(), pinned.origin().module, pinned.version(), pinned.generation(), &log_});
-    std::optional<std::string> what;
+    std::optional<route_pin::exception_text> thrown;
     if (auto* slot = this_thread_slot()) {  // a worker's thread: the master sees the call, and a crash answers 500
         last_gasp_request crash_answer(call);
         slot->begin(pin->slot(), pin->version().generation());
-        what = pin->call(call, call);
+        thrown = pin->call(call, call);
         slot->end();
     } else {
-        what = pin->call(call, call);
+        thrown = pin->call(call, call);
     }
-    if (what) {
-        const auto& version = pin->version();
+    const auto& version = pin->version();
+    // The server's own refusal first: it stands even when the handler caught it.
+    auto refused = call.rejection();
+    if (!refused && thrown && thrown->bad_request) refused = fcgi_request::rejection_reason{400, thrown->what};
+    if (refused) {
+        log_.warn("request refused status=", refused->status, " route=", printable(path),
+                  " module=", version.origin().module, " version=", version.version(), " reason=\"",
+                  printable(refused->reason, 1024), "\"");
+        call.fail(refused->status, std::string(refused->status == 413 ? "Content Too Large: " : "Bad Request: ") +
+                                       printable(refused->reason, 512));
+    } else if (thrown) {
         log_.error("handler threw route=", printable(path), " module=", version.origin().module,
                    " version=", version.version(), " generation=", version.generation(), " what=\"",
-                   printable(*what, 1024), "\"");
+                   printable(thrown->what, 1024), "\"");
         call.fail(500, "Internal Server Error");
     }
 }

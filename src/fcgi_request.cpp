@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "form.hpp"
+#include "multipart.hpp"
 #include "set_cookie.hpp"
 #include "text.hpp"
 
@@ -84,22 +86,85 @@ std::string_view fcgi_request::header(std::string_view name) const noexcept {
 }
 
 std::string_view fcgi_request::body() {
+    if (rejection_ && rejection_->status == 413) throw bad_request(rejection_->reason);
     if (!body_) {
         body_.emplace();
         char buffer[16384];
         int n;
-        while ((n = FCGX_GetStr(buffer, sizeof buffer, raw_.in)) > 0) body_->append(buffer, static_cast<std::size_t>(n));
+        while ((n = FCGX_GetStr(buffer, sizeof buffer, raw_.in)) > 0) {
+            if (body_->size() + static_cast<std::size_t>(n) > max_body_) {
+                body_->clear();
+                body_->shrink_to_fit();
+                reject(413, "request body larger than --max-body (" + std::to_string(max_body_) + " bytes)");
+            }
+            body_->append(buffer, static_cast<std::size_t>(n));
+        }
+        body_complete_ = true;
     }
     return *body_;
 }
 
-// The SDK's second table (ABI 2): declared, not built yet.
-std::size_t fcgi_request::arg_count(std::string_view) { throw std::logic_error("req.arg: not implemented yet"); }
-std::string_view fcgi_request::arg_at(std::string_view, std::size_t) {
-    throw std::logic_error("req.arg: not implemented yet");
+void fcgi_request::reject(int status, std::string reason) {
+    if (!rejection_) rejection_ = rejection_reason{status, reason};
+    throw bad_request(reason);
 }
-std::string_view fcgi_request::cookie(std::string_view) { throw std::logic_error("req.cookie: not implemented yet"); }
-upload fcgi_request::file(std::string_view) { throw std::logic_error("req.file: not implemented yet"); }
+
+void fcgi_request::decode_arguments() {
+    if (arguments_decoded_) {
+        if (rejection_) throw bad_request(rejection_->reason);
+        return;
+    }
+    arguments_decoded_ = true;
+    std::vector<form_field> fields;
+    if (auto parsed = parse_form(query(), fields); !parsed) reject(400, "query string: " + parsed.reason());
+    auto content_type = header("Content-Type");
+    if (is_form_urlencoded(content_type)) {
+        if (auto parsed = parse_form(body(), fields); !parsed) reject(400, "form body: " + parsed.reason());
+    }
+    arguments_.reserve(fields.size());
+    for (auto& field : fields) arguments_.push_back({std::move(field.name), std::move(field.value)});
+    if (is_multipart_form_data(content_type)) {
+        auto boundary = multipart_boundary(content_type);
+        if (!boundary) reject(400, boundary.reason());
+        auto parts = parse_multipart(body(), *boundary);
+        if (!parts) reject(400, parts.reason());
+        for (auto& part : *parts) {
+            if (part.has_filename)
+                uploads_.push_back({std::move(part.name), std::move(part.filename), part.content_type, part.data});
+            else
+                arguments_.push_back({std::move(part.name), std::string(part.data)});
+        }
+    }
+}
+
+std::size_t fcgi_request::arg_count(std::string_view name) {
+    decode_arguments();
+    std::size_t count = 0;
+    for (const auto& argument : arguments_)
+        if (argument.name == name) ++count;
+    return count;
+}
+
+std::string_view fcgi_request::arg_at(std::string_view name, std::size_t index) {
+    decode_arguments();
+    for (const auto& argument : arguments_)
+        if (argument.name == name && index-- == 0) return argument.value;
+    return {};
+}
+
+std::string_view fcgi_request::cookie(std::string_view name) {
+    if (!cookies_) cookies_ = parse_cookie_header(header("Cookie"));
+    for (const auto& pair : *cookies_)
+        if (pair.name == name) return pair.value;
+    return {};
+}
+
+upload fcgi_request::file(std::string_view field) {
+    decode_arguments();
+    for (const auto& file : uploads_)
+        if (file.field == field) return upload(file.filename, file.content_type, file.data);
+    return {};
+}
 
 std::string_view fcgi_request::setting(std::string_view key) const noexcept {
     if (!context_.settings) return {};
@@ -122,11 +187,11 @@ void fcgi_request::set_cookie(std::string_view name, std::string_view value, con
 }
 
 void fcgi_request::status(int code) noexcept {
-    if (code >= 100 && code <= 999) status_ = code;
+    if (code >= 100 && code <= 999 && !rejection_) status_ = code;
 }
 
 void fcgi_request::header(std::string_view name, std::string_view value) {
-    if (headers_sent_) return;
+    if (headers_sent_ || rejection_) return;
     if (!valid_header(name, value))
         throw std::invalid_argument("invalid response header '" + std::string(name.substr(0, 64)) + "'");
     if (equal_ignoring_case(name, "Content-Type")) has_content_type_ = true;
@@ -146,6 +211,10 @@ void fcgi_request::send_headers() {
 }
 
 void fcgi_request::write(std::string_view data) {
+    if (!rejection_) write_out(data);  // a refused request gets the dispatcher's answer alone
+}
+
+void fcgi_request::write_out(std::string_view data) {
     if (!headers_sent_) send_headers();
     while (!data.empty()) {
         int chunk = static_cast<int>(std::min<std::size_t>(data.size(), 1 << 30));
@@ -156,7 +225,7 @@ void fcgi_request::write(std::string_view data) {
 
 void fcgi_request::finish() {
     if (!headers_sent_) send_headers();
-    if (!body_) {
+    if (!body_complete_) {  // not read, or cut off at the limit
         char buffer[16384];
         while (FCGX_GetStr(buffer, sizeof buffer, raw_.in) > 0) {
         }
@@ -168,8 +237,8 @@ void fcgi_request::fail(int code, std::string_view message) {
     headers_.clear();
     has_content_type_ = false;
     status_ = code;
-    write(message);
-    write("\n");
+    write_out(message);
+    write_out("\n");
 }
 
 }  // namespace replug

@@ -5,13 +5,16 @@
 
 #include <fcgiapp.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config.hpp"
 #include "log.hpp"
+#include "cookie_header.hpp"
 #include "replug/module.hpp"
 
 namespace replug {
@@ -78,12 +81,51 @@ public:
     // A complete plain-text answer, when nothing was sent yet.
     void fail(int code, std::string_view message);
 
+    // The most body() reads; past it, body() throws bad_request and the
+    // request is rejected with 413 (see rejection()). Unlimited until set.
+    void limit_body(std::uint64_t bytes) { max_body_ = bytes; }
+
+    // Why the server refused this request while the handler ran (a
+    // malformed query, form or multipart body: 400; a body over the limit:
+    // 413), remembered even when the handler caught the bad_request it got,
+    // so that the dispatcher answers it all the same. Once it is set, the
+    // handler's status, headers and writes are ignored.
+    struct rejection_reason {
+        int status;
+        std::string reason;
+    };
+    const std::optional<rejection_reason>& rejection() const { return rejection_; }
+
 private:
+    // One decoded argument, or upload, of the query and the body.
+    struct argument {
+        std::string name;
+        std::string value;
+    };
+    struct uploaded_file {
+        std::string field;
+        std::string filename;
+        std::string_view content_type;  // into body_
+        std::string_view data;          // into body_
+    };
+
     void send_headers();
+    void write_out(std::string_view data);
+    // Decodes the query and the form once; throws bad_request (again, on
+    // every later call) when either is malformed.
+    void decode_arguments();
+    [[noreturn]] void reject(int status, std::string reason);
 
     FCGX_Request& raw_;
     std::string path_;
     std::optional<std::string> body_;
+    bool body_complete_ = false;  // read to its end
+    std::uint64_t max_body_ = UINT64_MAX;
+    std::optional<rejection_reason> rejection_;
+    bool arguments_decoded_ = false;
+    std::vector<argument> arguments_;
+    std::vector<uploaded_file> uploads_;
+    std::optional<std::vector<cookie_pair>> cookies_;  // views into the Cookie param
     int status_ = 200;
     std::string headers_;
     bool has_content_type_ = false;

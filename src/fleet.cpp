@@ -290,6 +290,7 @@ std::vector<swap_report> fleet::adopt(std::vector<planned_route> table, const st
             route.swapped_at = clock::now();
             route.crashes_of_current.swapped(route.swapped_at);
             route.last_error.clear();
+            route.last_reload_failed = false;
             if (quiet)
                 ;
             else if (is_new)
@@ -455,6 +456,7 @@ void fleet::record_failure(fleet_route& route, const std::string& why) {
     route.reloads_failed += 1;
     route.last_error = why;
     route.last_error_at = std::chrono::system_clock::now();
+    route.last_reload_failed = true;
 }
 
 outcome<swap_report> fleet::reload(std::string_view pattern, reload_options options) {
@@ -559,6 +561,7 @@ std::vector<route_status> fleet::status() const {
         entry.crashes = route.crashes;
         entry.last_error = route.last_error;
         entry.last_error_at = route.last_error_at;
+        entry.last_reload_failed = route.last_reload_failed;
         all.push_back(std::move(entry));
     }
     return all;

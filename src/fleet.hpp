@@ -121,6 +121,7 @@ private:
         std::int64_t unavailable_until = 0;
         std::string last_error;
         std::chrono::system_clock::time_point last_error_at;
+        bool last_reload_failed = false;
     };
 
     enum class worker_phase { waiting, starting, serving, stopping };

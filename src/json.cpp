@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "text.hpp"
+
 namespace replug {
 
 void json_writer::separate() {
@@ -53,7 +55,15 @@ json_writer& json_writer::key(std::string_view name) {
 json_writer& json_writer::value(std::string_view text) {
     separate();
     out_ += '"';
-    for (unsigned char c : text) {
+    while (!text.empty()) {
+        auto c = static_cast<unsigned char>(text[0]);
+        std::size_t length = utf8_sequence_length(text);
+        if (length > 1) {  // a valid multi-byte character, as it is
+            out_.append(text.substr(0, length));
+            text.remove_prefix(length);
+            continue;
+        }
+        text.remove_prefix(1);
         switch (c) {
             case '"': out_ += "\\\""; break;
             case '\\': out_ += "\\\\"; break;
@@ -61,7 +71,9 @@ json_writer& json_writer::value(std::string_view text) {
             case '\r': out_ += "\\r"; break;
             case '\t': out_ += "\\t"; break;
             default:
-                if (c < 0x20 || c == 0x7f) {
+                // Control characters, and bytes that are not UTF-8 (a file
+                // name may hold any): \u00XX, the character of that number.
+                if (c < 0x20 || c >= 0x7f) {
                     char escaped[8];
                     std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
                     out_ += escaped;

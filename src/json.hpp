@@ -1,5 +1,8 @@
 // A small JSON writer for the admin answers: objects, arrays, strings,
-// numbers, booleans, with commas and escaping handled.
+// numbers, booleans, with commas and escaping handled. Its output is valid
+// UTF-8 whatever bytes it is given: a byte that is not part of valid UTF-8
+// is written as \u00XX (the character of that number, as Latin-1 reads it),
+// so a strict parser accepts the answer and different names stay different.
 #ifndef REPLUG_JSON_HPP
 #define REPLUG_JSON_HPP
 

@@ -1,5 +1,6 @@
 #include "log.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "text.hpp"
 #include "write_all.hpp"
 
 namespace replug {
@@ -63,11 +65,27 @@ std::string printable(std::string_view text, std::size_t limit) {
     return out;
 }
 
-logger::logger(log_level level)
-    : level_(level), timestamps_(std::getenv("JOURNAL_STREAM") == nullptr) {}
+bool is_journal_stream(int fd) {
+    const char* named = std::getenv("JOURNAL_STREAM");
+    if (!named) return false;
+    std::string_view text(named);
+    auto colon = text.find(':');
+    if (colon == std::string_view::npos) return false;
+    auto device = parse_decimal(text.substr(0, colon));
+    auto inode = parse_decimal(text.substr(colon + 1));
+    struct stat file {};
+    if (!device || !inode || ::fstat(fd, &file) != 0) return false;
+    return static_cast<std::uint64_t>(file.st_dev) == *device && static_cast<std::uint64_t>(file.st_ino) == *inode;
+}
+
+std::string journal_prefix(log_level level) {
+    return "<" + std::to_string(static_cast<int>(level)) + ">";
+}
+
+logger::logger(log_level level) : level_(level), to_journal_(is_journal_stream(STDERR_FILENO)) {}
 
 void logger::write(log_level level, std::string_view message) const {
-    std::string line = timestamps_ ? utc_timestamp() : std::string();
+    std::string line = to_journal_ ? journal_prefix(level) : utc_timestamp();
     line += level_name(level);
     line += ' ';
     line += message;

@@ -1,6 +1,9 @@
 // One line per event, to stderr, so that a terminal and journald both read it:
 //   2026-11-27T10:00:00.123Z info reload route=/x module=x 1 -> 2 load=0.31ms
-// Under systemd (JOURNAL_STREAM set) the timestamp is left to journald.
+// When stderr is the journal (JOURNAL_STREAM names stderr's device and
+// inode, as systemd.exec(5) describes), the timestamp is left to journald
+// and each line starts with its syslog priority, "<3>error ...", so that
+// journald stores it at that priority (without a prefix: info).
 #ifndef REPLUG_LOG_HPP
 #define REPLUG_LOG_HPP
 
@@ -21,6 +24,14 @@ std::string_view level_name(log_level level);
 // TEXT with control characters and quotes escaped (\n, \x1b, \") and cut to
 // LIMIT bytes: for values from requests, which must not forge log lines.
 std::string printable(std::string_view text, std::size_t limit = 256);
+
+// True when JOURNAL_STREAM ("DEVICE:INODE", in decimal) names the file FD is
+// open on: a service's stderr connected to journald. False when it is unset,
+// malformed, or names another file (stderr redirected by a child's parent).
+bool is_journal_stream(int fd);
+
+// "<N>" for LEVEL's syslog priority: what journald reads at a line's start.
+std::string journal_prefix(log_level level);
 
 class logger {
 public:
@@ -54,7 +65,7 @@ private:
     }
 
     std::atomic<log_level> level_;
-    bool timestamps_;
+    bool to_journal_;  // stderr is the journal: priority prefixes, no timestamps
 };
 
 }  // namespace replug

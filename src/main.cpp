@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -24,6 +25,8 @@
 #include "signals.hpp"
 #include "fleet.hpp"
 #include "master.hpp"
+#include "probes.hpp"
+#include "process.hpp"
 #include "scoreboard.hpp"
 #include "watcher.hpp"
 #include "worker.hpp"
@@ -35,7 +38,7 @@ constexpr int exit_runtime = 1;
 constexpr int exit_config = 2;
 
 int fail(int code, const std::string& why) {
-    std::fprintf(stderr, "replugd: %s\n", why.c_str());
+    std::fprintf(stderr, "%sreplugd: %s\n", replug::is_journal_stream(STDERR_FILENO) ? "<3>" : "", why.c_str());
     return code;
 }
 
@@ -80,15 +83,20 @@ public:
                                                                     replug::listener& socket) = 0;
     virtual void mount_admin(replug::admin& endpoints) = 0;
     virtual replug::server_facts facts(const replug::config& settings) = 0;
-    // Serves until SIGTERM or SIGINT; returns that signal.
-    virtual int serve(replug::reloader& reloads, replug::admin* endpoints) = 0;
+    // Serves until SIGTERM or SIGINT, and returns that signal; with UNTIL,
+    // at the latest until then, and returns 0 (the shutdown delay).
+    virtual int serve(replug::reloader& reloads, replug::admin* endpoints,
+                      std::optional<std::chrono::steady_clock::time_point> until = {}) = 0;
+    // Nonzero from SIGTERM or SIGINT on: what the ready probe reads.
+    virtual std::atomic<std::uint32_t>& stopping() = 0;
     // Drains; returns the requests still running when DRAIN ran out.
     virtual int stop(std::chrono::milliseconds drain) = 0;
 };
 
 class single_process final : public serving_mode {
 public:
-    explicit single_process(replug::logger& log) : log_(log), modules_(log), registry_(modules_, log) {}
+    single_process(replug::logger& log, std::uint64_t max_body)
+        : log_(log), modules_(log), registry_(modules_, log), requests_(&registry_, log_, max_body) {}
 
     replug::route_control& routes() override { return registry_; }
     replug::outcome<std::vector<replug::swap_report>> start(const replug::config& settings,
@@ -98,6 +106,8 @@ public:
         FCGX_Init();
         server_.emplace(std::move(socket), settings.threads,
                         [this](replug::fcgi_request& call) { requests_.serve(call); }, log_);
+        probes_.emplace(settings.admin_prefix, stopping_);
+        probes_->mount(requests_);
         return started;  // serving starts in serve(), once the admin endpoints are mounted
     }
     void mount_admin(replug::admin& endpoints) override {
@@ -107,22 +117,30 @@ public:
         return {REPLUG_BUILD_VERSION, ::getpid(), settings.threads, std::chrono::system_clock::now(),
                 [this] { return server_ ? server_->busy() : 0; }, 0, {}};
     }
-    int serve(replug::reloader& reloads, replug::admin*) override {
-        server_->start();
-        return replug::wait_for_signals([&] {
-            log_.info("SIGHUP: re-reading config and reloading every route");
-            auto swaps = reloads.reload_everything();
-            if (!swaps) log_.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
-        });
+    int serve(replug::reloader& reloads, replug::admin*,
+              std::optional<std::chrono::steady_clock::time_point> until) override {
+        if (!serving_) server_->start();
+        serving_ = true;
+        return replug::wait_for_signals(
+            [&] {
+                log_.info("SIGHUP: re-reading config and reloading every route");
+                auto swaps = reloads.reload_everything();
+                if (!swaps) log_.error("SIGHUP reload refused, the old route table stays: ", swaps.reason());
+            },
+            until);
     }
+    std::atomic<std::uint32_t>& stopping() override { return stopping_; }
     int stop(std::chrono::milliseconds drain) override { return server_ ? server_->stop(drain) : 0; }
 
 private:
     replug::logger& log_;
     replug::loader modules_;
     replug::registry registry_;
-    replug::dispatcher requests_{&registry_, log_};
+    std::atomic<std::uint32_t> stopping_{0};
+    std::optional<replug::probes> probes_;  // mounted in requests_, which the server's threads use
+    replug::dispatcher requests_;
     std::optional<replug::server> server_;
+    bool serving_ = false;
 };
 
 class master_process final : public serving_mode {
@@ -135,7 +153,8 @@ public:
         socket_ = std::move(socket);
         replug::fleet_settings fleet_settings{"/proc/self/exe", settings.workers,
                                               {0, settings.threads, settings.level, settings.drain_timeout,
-                                               settings.admin_token_file ? settings.admin_prefix : ""},
+                                               settings.admin_token_file ? settings.admin_prefix : "",
+                                               settings.admin_prefix, settings.max_body},
                                               settings.auto_rollback};
         fleet_.emplace(std::move(fleet_settings), socket_.fd.get(), sealer_, board_, log_);
         return fleet_->start(settings.routes, settings.module_path);
@@ -150,9 +169,11 @@ public:
                 settings.workers,
                 [this] { return fleet_->workers(); }};
     }
-    int serve(replug::reloader& reloads, replug::admin* endpoints) override {
-        return replug::run_master_loop(*fleet_, reloads, endpoints, log_);
+    int serve(replug::reloader& reloads, replug::admin* endpoints,
+              std::optional<std::chrono::steady_clock::time_point> until) override {
+        return replug::run_master_loop(*fleet_, reloads, endpoints, log_, until);
     }
+    std::atomic<std::uint32_t>& stopping() override { return board_.stopping(); }
     int stop(std::chrono::milliseconds drain) override {
         int killed = fleet_->stop(drain);
         // The socket is the master's: only now, with every worker gone, is it shut and removed.
@@ -196,6 +217,7 @@ int main(int argc, char** argv) {
         replug::registry routes(modules, log);
         return check_routes(settings, routes);
     }
+    replug::raise_descriptor_limit(log);
 
     replug::block_signals();  // before any thread starts
 
@@ -239,7 +261,7 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<serving_mode> mode;
     if (settings.workers == 0) {
-        mode = std::make_unique<single_process>(log);
+        mode = std::make_unique<single_process>(log, settings.max_body);
     } else {
         auto board = replug::scoreboard::create(settings.workers, settings.threads);
         if (!board) {
@@ -277,6 +299,8 @@ int main(int argc, char** argv) {
         mode->mount_admin(*admin);
         admin_only.mount(admin->prefix(), [&admin](replug::fcgi_request& call) { admin->handle(call, call); });
     }
+    replug::probes control_probes(settings.admin_prefix, mode->stopping());
+    control_probes.mount(admin_only);
     std::optional<replug::server> control;
     if (admin_socket) {
         log.info("admin endpoints also on ", admin_socket->description);
@@ -291,6 +315,15 @@ int main(int argc, char** argv) {
              " watch=", watch ? "on" : "off", " pid=", ::getpid());
 
     int stop_signal = mode->serve(reloads, admin ? &*admin : nullptr);
+    mode->stopping().store(1, std::memory_order_release);  // ready answers 503 from now on
+    if (stop_signal == SIGTERM && settings.shutdown_delay.count() > 0) {
+        log.info("SIGTERM: not ready from now on; serving on for ", settings.shutdown_delay.count(),
+                 "ms (--shutdown-delay) before draining");
+        int again = mode->serve(reloads, admin ? &*admin : nullptr,
+                                std::chrono::steady_clock::now() + settings.shutdown_delay);
+        if (again < 0) stop_signal = again;
+        if (again > 0) log.info(again == SIGINT ? "SIGINT" : "SIGTERM", " again: the shutdown delay is cut short");
+    }
 
     log.info(stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "an internal failure",
              ": stopping; draining requests for up to ", settings.drain_timeout.count(), "ms");

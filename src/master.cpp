@@ -63,7 +63,8 @@ admin_answer answer_forwarded(admin& endpoints, const admin_call& call) {
     return std::move(res.answer);
 }
 
-int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const logger& log) {
+int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const logger& log,
+                    std::optional<std::chrono::steady_clock::time_point> until) {
     auto signals = signal_fd();
     if (!signals) {
         log.error("signalfd: ", std::strerror(errno));
@@ -78,7 +79,9 @@ int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const l
         std::vector<pollfd> waiting{{signals.get(), POLLIN, 0}};
         for (const auto& [fd, slot] : channels) waiting.push_back({fd, POLLIN, 0});
         int timeout = -1;
-        if (auto due = workers.next_due()) {
+        auto due = workers.next_due();
+        if (until && (!due || *until < *due)) due = until;
+        if (due) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*due - std::chrono::steady_clock::now());
             timeout = static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 60'000));
         }
@@ -104,6 +107,7 @@ int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const l
             if (waiting[i].revents & POLLIN) workers.answer_admin(channels[i - 1].second, answer);
         workers.reap();  // a channel that closed: its worker ended
         workers.tick();
+        if (until && std::chrono::steady_clock::now() >= *until) return 0;
     }
 }
 

@@ -5,6 +5,9 @@
 #ifndef REPLUG_MASTER_HPP
 #define REPLUG_MASTER_HPP
 
+#include <chrono>
+#include <optional>
+
 #include "admin.hpp"
 #include "fleet.hpp"
 #include "log.hpp"
@@ -13,9 +16,11 @@
 namespace replug {
 
 // Runs until SIGTERM or SIGINT and returns that signal, or -1 when the loop
-// itself fails (then replugd stops and exits 1). ENDPOINTS may be null
+// itself fails (then replugd stops and exits 1). With UNTIL, at the latest
+// until then, and returns 0 (the shutdown delay). ENDPOINTS may be null
 // (admin is off): forwarded requests then get 404.
-int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const logger& log);
+int run_master_loop(fleet& workers, reloader& reloads, admin* endpoints, const logger& log,
+                    std::optional<std::chrono::steady_clock::time_point> until = {});
 
 // ENDPOINTS' answer to a request a worker forwarded.
 admin_answer answer_forwarded(admin& endpoints, const admin_call& call);

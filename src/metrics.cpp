@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "text.hpp"
+
 namespace replug {
 
 namespace {
@@ -61,7 +63,7 @@ void histogram_snapshot::write(std::string& out, std::string_view name, std::str
 
 std::string label_value(std::string_view value) {
     std::string out;
-    for (char c : value) {
+    for (char c : valid_utf8(value)) {
         if (c == '\\' || c == '"') out += '\\';
         if (c == '\n') {
             out += "\\n";

@@ -52,7 +52,8 @@ private:
     std::atomic<std::uint64_t> sum_nanoseconds_{0};
 };
 
-// VALUE escaped for a label value: backslash, double quote and newline.
+// VALUE escaped for a label value: backslash, double quote and newline, and
+// made valid UTF-8 as the format requires (see valid_utf8).
 std::string label_value(std::string_view value);
 
 }  // namespace replug

@@ -50,16 +50,18 @@ std::int64_t route_pin::unavailable_for() const {
     return until > now ? until - now : 0;
 }
 
-std::optional<std::string> route_pin::call(request& req, response& res) {
+std::optional<route_pin::exception_text> route_pin::call(request& req, response& res) {
     try {
         version_->handler()(req, res);
         return std::nullopt;
+    } catch (const bad_request& error) {
+        return exception_text{error.what(), true};
     } catch (const std::exception& error) {
         route_->counters_.failed();
-        return std::string(error.what());
+        return exception_text{error.what()};
     } catch (...) {
         route_->counters_.failed();
-        return std::string("non-standard exception");
+        return exception_text{"non-standard exception"};
     }
 }
 
@@ -104,6 +106,7 @@ void registry::record_failure(route& target, const std::string& why) {
     auto& books = books_of(target);
     books.last_error = why;
     books.last_error_at = std::chrono::system_clock::now();
+    books.last_reload_failed = true;
 }
 
 swap_report registry::commit(route& target, std::shared_ptr<module_version> version) {
@@ -133,6 +136,7 @@ swap_report registry::commit(route& target, std::shared_ptr<module_version> vers
         retire(books, std::exchange(books.previous, std::move(old)));
     }
     books.last_error.clear();
+    books.last_reload_failed = false;
     if (report.old_generation == 0)
         log_.at(swaps_logged_at_, "load route=", report.pattern, " module=", report.module, " version=", report.new_version,
                   " generation=", report.new_generation, " load=", milliseconds(report.load_milliseconds),
@@ -319,6 +323,7 @@ std::vector<route_status> registry::status() const {
         entry.latency_seconds = each->counters_.latency().snapshot();
         entry.last_error = books.last_error;
         entry.last_error_at = books.last_error_at;
+        entry.last_reload_failed = books.last_reload_failed;
         all.push_back(std::move(entry));
     }
     return all;

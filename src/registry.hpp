@@ -88,11 +88,18 @@ public:
     // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
     std::int64_t unavailable_for() const;
 
+    // What a handler threw, read while the version was still pinned (the
+    // exception object may live in the module's code).
+    struct exception_text {
+        std::string what;
+        // A replug::bad_request: the client's fault, answered 400 and not
+        // counted as the route's error.
+        bool bad_request = false;
+    };
     // Calls the pinned handler. When it throws, the route counts an error
-    // and the exception's text comes back (read while the version is still
-    // pinned: the exception object may live in the module's code); the
-    // caller answers 500.
-    std::optional<std::string> call(request& req, response& res);
+    // (but for bad_request) and the exception's text comes back; the caller
+    // answers 500 (400).
+    std::optional<exception_text> call(request& req, response& res);
 
 private:
     friend class registry;
@@ -184,6 +191,7 @@ private:
         std::uint64_t next_generation = 1;
         std::string last_error;
         std::chrono::system_clock::time_point last_error_at;
+        bool last_reload_failed = false;
     };
 
     std::shared_ptr<const route_table> table() const { return table_.load(std::memory_order_acquire); }

@@ -56,6 +56,7 @@ struct route_status {
     std::int64_t in_flight = 0;
     std::uint64_t reloads_ok = 0;
     std::uint64_t reloads_failed = 0;
+    bool last_reload_failed = false;  // the latest load of the route failed (it kept its old version)
     std::uint64_t crashes = 0;  // workers that died in this route's handler (worker processes only)
     histogram_snapshot latency_seconds;
     std::string last_error;

@@ -23,11 +23,12 @@ namespace {
 constexpr std::uint64_t board_magic = 0x425347554c504552;
 // Bump on any change to the region's layout: a worker from another build
 // then refuses the board instead of misreading it.
-constexpr std::uint32_t layout_version = 1;
+constexpr std::uint32_t layout_version = 2;
 constexpr unsigned max_workers = 1024;
 constexpr unsigned max_threads = 1024;
 
-// Written once by create() before any worker exists; magic last.
+// Written once by create() before any worker exists; magic last. Only
+// stopping changes later (the master sets it, workers read it).
 struct alignas(64) board_header {
     std::atomic<std::uint64_t> magic;
     std::atomic<std::uint64_t> size;  // bytes, the whole region
@@ -38,6 +39,7 @@ struct alignas(64) board_header {
     std::atomic<std::uint32_t> worker_slot_size;
     std::atomic<std::uint32_t> thread_slot_size;
     std::atomic<std::uint32_t> route_counters_size;
+    std::atomic<std::uint32_t> stopping;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free &&
@@ -205,6 +207,7 @@ outcome<scoreboard> scoreboard::create(unsigned workers, unsigned threads_per_wo
     header->worker_slot_size.store(sizeof(worker_slot), std::memory_order_relaxed);
     header->thread_slot_size.store(sizeof(thread_slot), std::memory_order_relaxed);
     header->route_counters_size.store(sizeof(route_counters), std::memory_order_relaxed);
+    header->stopping.store(0, std::memory_order_relaxed);
     header->magic.store(board_magic, std::memory_order_release);
     return scoreboard(std::move(fd), base, where.size, workers, threads_per_worker);
 }
@@ -280,6 +283,8 @@ scoreboard& scoreboard::operator=(scoreboard&& other) noexcept {
 scoreboard::~scoreboard() {
     if (base_) ::munmap(base_, size_);
 }
+
+std::atomic<std::uint32_t>& scoreboard::stopping() noexcept { return object_at<board_header>(base_, 0)->stopping; }
 
 worker_slot& scoreboard::worker(unsigned worker) noexcept {
     assert(worker < workers_);

@@ -160,6 +160,10 @@ public:
     unsigned workers() const noexcept { return workers_; }
     unsigned threads_per_worker() const noexcept { return threads_; }
 
+    // Nonzero from the master's SIGTERM (or SIGINT) on: the probes then say
+    // the server is not ready. The master writes it; workers read it.
+    std::atomic<std::uint32_t>& stopping() noexcept;
+
     // REQUIRES: WORKER < workers(), THREAD < threads_per_worker(),
     // ROUTE_SLOT < max_routes.
     worker_slot& worker(unsigned worker) noexcept;

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -28,6 +29,17 @@ constexpr auto slow_check_interval = std::chrono::milliseconds(20);
 // EPOLLRDHUP: a client that half-closed after a partial head is handed to
 // libfcgi at once (it fails and closes), not kept waiting for bytes.
 constexpr std::uint32_t connection_events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+// Out of descriptors: how long accepting pauses, first and at most, and how
+// often that is logged.
+constexpr auto first_accept_pause = std::chrono::milliseconds(100);
+constexpr auto longest_accept_pause = std::chrono::milliseconds(1000);
+constexpr auto accept_failure_log_interval = std::chrono::seconds(1);
+
+// Errors of accept that say the process or the system is out of a resource
+// (descriptors, buffers), not that this connection failed.
+bool out_of_resources(int error) {
+    return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
 
 // True when the peer has shut down its writing side or the socket failed.
 bool peer_done(int fd) {
@@ -47,16 +59,19 @@ server::server(listener socket, unsigned threads, request_handler handler, const
     epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
     wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!epoll_fd_ || !wake_fd_ || !timer_fd_)
+    accept_timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!epoll_fd_ || !wake_fd_ || !timer_fd_ || !accept_timer_fd_)
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     int flags = ::fcntl(socket_.fd.get(), F_GETFL);
     ::fcntl(socket_.fd.get(), F_SETFL, flags | O_NONBLOCK);
     epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
     epoll_event wake_event{EPOLLIN, {.fd = wake_fd_.get()}};  // level-triggered: wakes every worker
     epoll_event timer_event{EPOLLIN | EPOLLONESHOT, {.fd = timer_fd_.get()}};
+    epoll_event accept_timer_event{EPOLLIN | EPOLLONESHOT, {.fd = accept_timer_fd_.get()}};
     if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, socket_.fd.get(), &listen_event) != 0 ||
         ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &wake_event) != 0 ||
-        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, timer_fd_.get(), &timer_event) != 0)
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, timer_fd_.get(), &timer_event) != 0 ||
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, accept_timer_fd_.get(), &accept_timer_event) != 0)
         throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
 }
 
@@ -94,6 +109,10 @@ void server::work() {
             check_slow_connections();
             continue;
         }
+        if (ready.data.fd == accept_timer_fd_.get()) {
+            resume_accepting();
+            continue;
+        }
         bool hung_up = ready.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         auto head = peek_request_head(ready.data.fd, hung_up);
         if (head == head_state::rejected || head == head_state::closed) {
@@ -121,14 +140,22 @@ void server::work() {
 }
 
 void server::accept_ready() {
+    bool accepted = false;
     while (true) {
         int fd = ::accept4(socket_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (out_of_resources(errno) && !stopping_.load()) {
+                // The listen socket stays disarmed (EPOLLONESHOT) until the
+                // pause ends: no thread spins on a connection it cannot take.
+                back_off_accepting(errno);
+                return;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK && !stopping_.load())
                 log_.warn("accept failed on ", socket_.description, ": ", std::strerror(errno));
             break;
         }
+        accepted = true;
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof io_timeout);
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof io_timeout);
         {
@@ -141,10 +168,50 @@ void server::accept_ready() {
         // the one that woke first does not take every connection waiting.
         if (socket_.shared) break;
     }
+    if (accepted) {
+        std::lock_guard lock(mutex_);
+        accept_pause_ = std::chrono::milliseconds(0);
+        // Said once the outage is over, within the same one line a second.
+        auto now = std::chrono::steady_clock::now();
+        if (accept_outage_logged_ && now - accept_failure_logged_ >= accept_failure_log_interval) {
+            log_.info("accepting again on ", socket_.description, " (", accept_failures_unlogged_,
+                      " failed accept(s) since the last report)");
+            accept_outage_logged_ = false;
+            accept_failures_unlogged_ = 0;
+        }
+    }
     if (!stopping_.load()) {
         epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
         ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, socket_.fd.get(), &rearm);
     }
+}
+
+void server::back_off_accepting(int error) {
+    std::lock_guard lock(mutex_);
+    accept_pause_ = accept_pause_.count() == 0 ? first_accept_pause : std::min(accept_pause_ * 2, longest_accept_pause);
+    ++accept_failures_unlogged_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - accept_failure_logged_ >= accept_failure_log_interval) {
+        log_.warn("accept failed on ", socket_.description, ": ", std::strerror(error), " (",
+                  accept_failures_unlogged_, " time(s) since the last report); not accepting for ",
+                  accept_pause_.count(), "ms, serving the connections already open");
+        accept_failures_unlogged_ = 0;
+        accept_failure_logged_ = now;
+        accept_outage_logged_ = true;
+    }
+    auto pause = std::chrono::duration_cast<std::chrono::nanoseconds>(accept_pause_).count();
+    itimerspec once{{0, 0}, {pause / 1'000'000'000, pause % 1'000'000'000}};
+    ::timerfd_settime(accept_timer_fd_.get(), 0, &once, nullptr);
+}
+
+void server::resume_accepting() {
+    std::uint64_t expirations;
+    [[maybe_unused]] auto n = ::read(accept_timer_fd_.get(), &expirations, sizeof expirations);
+    epoll_event rearm_timer{EPOLLIN | EPOLLONESHOT, {.fd = accept_timer_fd_.get()}};
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, accept_timer_fd_.get(), &rearm_timer);
+    if (stopping_.load()) return;  // stop() took the listen socket out of the set: it stays out
+    epoll_event rearm{EPOLLIN | EPOLLONESHOT, {.fd = socket_.fd.get()}};
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, socket_.fd.get(), &rearm);
 }
 
 void server::park(int fd) {

@@ -11,6 +11,14 @@
 // A connection is handed to libfcgi (whose reads block) only once its whole
 // request head has arrived; until then it waits in a slow list that a timer
 // re-checks, so a client that trickles its request holds no thread.
+//
+// When accept fails for lack of descriptors (EMFILE, ENFILE) or kernel
+// memory, the server stops accepting for a while (100 ms, doubling to 1 s
+// while it keeps failing), as nginx disables its accept events: the
+// connections it has keep being served, the ones waiting stay in the
+// listen backlog (or go to a sibling worker process with descriptors to
+// spare) and are accepted once descriptors free up. It logs at most once a
+// second, with the count of failures since the last line.
 #ifndef REPLUG_SERVER_HPP
 #define REPLUG_SERVER_HPP
 
@@ -71,6 +79,9 @@ private:
     void forget(int fd);
     void wait_for_head(int fd);
     void check_slow_connections();
+    // Accept failed with ERROR for lack of resources: pause accepting.
+    void back_off_accepting(int error);
+    void resume_accepting();
 
     listener socket_;
     unsigned thread_count_;
@@ -81,6 +92,7 @@ private:
     unique_fd epoll_fd_;
     unique_fd wake_fd_;
     unique_fd timer_fd_;  // ticks while slow_ is not empty
+    unique_fd accept_timer_fd_;  // fires when accepting resumes after a back-off
     std::vector<std::thread> workers_;
     std::atomic<bool> stopping_{false};
     std::atomic<int> busy_{0};
@@ -91,6 +103,12 @@ private:
     std::unordered_set<int> connections_;
     // Connections whose request head is still arriving, with their deadline.
     std::vector<std::pair<int, std::chrono::steady_clock::time_point>> slow_;
+    // Accept back-off (under mutex_): the current pause, failures not yet
+    // logged, and when the last line was written.
+    std::chrono::milliseconds accept_pause_{0};
+    std::uint64_t accept_failures_unlogged_ = 0;
+    std::chrono::steady_clock::time_point accept_failure_logged_{};
+    bool accept_outage_logged_ = false;  // a failure was logged, its end not yet
 };
 
 }  // namespace replug

@@ -40,10 +40,20 @@ int next_signal(int fd) {
     return static_cast<int>(info.ssi_signo);
 }
 
-int wait_for_signals(const std::function<void()>& on_reload) {
+int wait_for_signals(const std::function<void()>& on_reload,
+                     std::optional<std::chrono::steady_clock::time_point> until) {
     sigset_t set = handled_signals();
     while (true) {
-        int received = sigwaitinfo(&set, nullptr);
+        int received;
+        if (until) {
+            auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return 0;
+            timespec wait{static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+            received = sigtimedwait(&set, nullptr, &wait);
+            if (received < 0 && errno == EAGAIN) return 0;
+        } else {
+            received = sigwaitinfo(&set, nullptr);
+        }
         if (received < 0) {
             if (errno == EINTR) continue;
             return SIGTERM;

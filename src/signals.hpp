@@ -4,7 +4,9 @@
 #ifndef REPLUG_SIGNALS_HPP
 #define REPLUG_SIGNALS_HPP
 
+#include <chrono>
 #include <functional>
+#include <optional>
 
 #include "unique_fd.hpp"
 
@@ -25,7 +27,9 @@ int next_signal(int fd);
 // Runs ON_RELOAD for each SIGHUP until SIGTERM or SIGINT arrives; returns
 // that signal. HUPs that arrive while ON_RELOAD runs stay pending and
 // coalesce into one more run: none is lost, a storm costs two reloads.
-int wait_for_signals(const std::function<void()>& on_reload);
+// With UNTIL, returns 0 once it passes.
+int wait_for_signals(const std::function<void()>& on_reload,
+                     std::optional<std::chrono::steady_clock::time_point> until = {});
 
 }  // namespace replug
 

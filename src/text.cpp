@@ -39,4 +39,50 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
     return true;
 }
 
+std::size_t utf8_sequence_length(std::string_view text) {
+    if (text.empty()) return 0;
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    unsigned char lead = byte(0);
+    if (lead < 0x80) return 1;
+    std::size_t length;
+    // The allowed range of the second byte narrows where the first alone
+    // would allow an overlong form, a surrogate, or more than U+10FFFF.
+    unsigned char low = 0x80, high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        length = 3;
+        if (lead == 0xe0) low = 0xa0;
+        if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4;
+        if (lead == 0xf0) low = 0x90;
+        if (lead == 0xf4) high = 0x8f;
+    } else {
+        return 0;  // a continuation byte, C0/C1 (always overlong), or F5..FF
+    }
+    if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+    for (std::size_t i = 2; i < length; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+    return length;
+}
+
+std::string valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    while (!text.empty()) {
+        std::size_t length = utf8_sequence_length(text);
+        if (length > 0) {
+            out.append(text.substr(0, length));
+        } else {
+            auto stray = static_cast<unsigned char>(text[0]);  // 0x80..0xff: two bytes of UTF-8
+            out += static_cast<char>(0xc0 | (stray >> 6));
+            out += static_cast<char>(0x80 | (stray & 0x3f));
+            length = 1;
+        }
+        text.remove_prefix(length);
+    }
+    return out;
+}
+
 }  // namespace replug

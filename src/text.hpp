@@ -33,6 +33,19 @@ std::string ascii_lower(std::string_view text);
 // True when A and B are equal but for the case of ASCII letters.
 bool equal_ignoring_case(std::string_view a, std::string_view b);
 
+// How many bytes the valid UTF-8 sequence at the start of TEXT takes (1 to
+// 4), or 0 when TEXT is empty or starts with bytes that are not UTF-8 (as
+// RFC 3629 defines it: no overlong forms, no surrogates U+D800..U+DFFF,
+// nothing above U+10FFFF, no sequence cut short, no stray continuation byte).
+std::size_t utf8_sequence_length(std::string_view text);
+
+// TEXT as valid UTF-8, for JSON strings and Prometheus label values, which
+// must be UTF-8 (file names on Linux need not be): every byte that is not
+// part of a valid sequence becomes the character of the same number,
+// U+0080..U+00FF (as Latin-1 reads it), so that different bytes stay
+// different characters. Valid UTF-8 comes back as it is.
+std::string valid_utf8(std::string_view text);
+
 }  // namespace replug
 
 #endif

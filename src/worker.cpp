@@ -16,6 +16,7 @@
 #include "listener.hpp"
 #include "loader.hpp"
 #include "log.hpp"
+#include "probes.hpp"
 #include "registry.hpp"
 #include "scoreboard.hpp"
 #include "server.hpp"
@@ -38,7 +39,7 @@ constexpr int board_fd = 6;
 constexpr auto admin_timeout = 120s;
 
 int fail(const std::string& why) {
-    std::fprintf(stderr, "replugd worker: %s\n", why.c_str());
+    std::fprintf(stderr, "%sreplugd worker: %s\n", is_journal_stream(STDERR_FILENO) ? "<3>" : "", why.c_str());
     return 1;
 }
 
@@ -196,12 +197,14 @@ int run_worker(unsigned slot) {
         if (!session.answer_next(30s)) return fail("the master went away before the first table");
 
     admin_forwarder forward(admin);
-    dispatcher requests(&routes, log);
+    dispatcher requests(&routes, log, settings->max_body);
+    probes health(settings->probe_prefix, counters.stopping());  // answered here, never forwarded
+    health.mount(requests);
     if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
     FCGX_Init();
-    listener socket{unique_fd(listen_fd), "the master's socket (fd 3)", std::nullopt, true};
+    listener socket{unique_fd(listen_fd), "the master's socket (fd 3) in worker slot " + std::to_string(slot), std::nullopt, true};
     server workers(
         std::move(socket), settings->threads,
         [&requests, &served = counters.worker(slot).requests](fcgi_request& call) {

@@ -33,17 +33,21 @@ fields encode_start(const worker_settings& settings) {
             std::to_string(settings.threads),
             std::string(level_name(settings.level)),
             std::to_string(static_cast<std::uint64_t>(settings.drain_timeout.count())),
-            settings.admin_prefix};
+            settings.admin_prefix,
+            settings.probe_prefix,
+            std::to_string(settings.max_body)};
 }
 
 outcome<worker_settings> decode_start(const fields& message) {
-    if (!is(message, "start", 6)) return malformed("start");
+    if (!is(message, "start", 8)) return malformed("start");
     auto slot = parse_decimal(message[1]);
     auto threads = parse_decimal(message[2]);
     auto level = parse_log_level(message[3]);
     auto drain = parse_decimal(message[4]);
-    if (!slot || !threads || !level || !drain) return malformed("start");
-    return worker_settings{static_cast<unsigned>(*slot), static_cast<unsigned>(*threads), *level, std::chrono::milliseconds(*drain), message[5]};
+    auto max_body = parse_decimal(message[7]);
+    if (!slot || !threads || !level || !drain || !max_body) return malformed("start");
+    return worker_settings{static_cast<unsigned>(*slot), static_cast<unsigned>(*threads), *level,
+                           std::chrono::milliseconds(*drain), message[5], message[6], *max_body};
 }
 
 fields encode_load(std::uint64_t transaction, const std::vector<table_route>& table) {

@@ -2,7 +2,7 @@
 // channel.hpp), as fields: each message starts with its name.
 //
 // Control channel (the master asks, the worker answers):
-//   start SLOT THREADS LOG_LEVEL DRAIN_MS ADMIN_PREFIX         (no answer)
+//   start SLOT THREADS LOG_LEVEL DRAIN_MS ADMIN_PREFIX PROBE_PREFIX MAX_BODY (no answer)
 //   load TXID N [route fields, settings x N] + N memfds -> prepared TXID [VERSION LOAD_MS] x N
 //                                               | refused TXID REASON
 //   commit TXID                                -> committed TXID | refused TXID REASON
@@ -37,7 +37,9 @@ struct worker_settings {
     unsigned threads = 1;
     log_level level = log_level::info;
     std::chrono::milliseconds drain_timeout{10000};
-    std::string admin_prefix = "/-/";
+    std::string admin_prefix = "/-/";  // empty: admin is off
+    std::string probe_prefix = "/-/";  // where ready and live answer, admin on or off
+    std::uint64_t max_body = default_max_body;
 };
 
 fields encode_start(const worker_settings& settings);

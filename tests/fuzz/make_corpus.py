@@ -16,6 +16,18 @@ token = "fuzz-token-0123456789abcdef"
 get = f.encode_request(f.cgi_params("/echo/a", query="x=1", headers={"X-Test": "v"}))
 post = f.encode_request(f.cgi_params("/echo/b", method="POST", body=b"hello", headers={"Content-Type": "text/plain"}),
                         b"hello")
+# The forms module echoes the arguments, uploads and cookies named (hex) in these headers.
+names = {"X-Args": "61 62", "X-Files": "66", "X-Cookies": "73"}
+form_body = b"a=1&b=%C3%BC+x&a=2"
+form_post = f.encode_request(f.cgi_params("/forms", method="POST", query="a=0", body=form_body,
+                                          headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                   "Cookie": "s=1; t=\"q\"", **names}), form_body)
+multipart_body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+                  b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"c.png\"\r\n"
+                  b"Content-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n")
+multipart_post = f.encode_request(f.cgi_params("/forms", method="POST", body=multipart_body,
+                                               headers={"Content-Type": "multipart/form-data; boundary=XyZ",
+                                                        **names}), multipart_body)
 seeds = {
     "get": get,
     "post": post,
@@ -37,6 +49,13 @@ seeds = {
     "wrong_version": b"\x02" + get[1:],
     "other_role": f.record(f.BEGIN_REQUEST, 1, struct.pack("!HB5x", 2, 0)) + get[16:],
     "stdin_before_params_end": get[:16] + f.record(f.STDIN, 1, b"early") + get[16:],
+    "form_post": form_post,
+    "multipart_post": multipart_post,
+    "swallows_bad_escape": f.encode_request(f.cgi_params("/swallows", query="x=%zz")),
+    "refuses": f.encode_request(f.cgi_params("/refuses")),
+    "too_large": f.encode_request(f.cgi_params("/forms", method="POST", body=b"x" * 5000,
+                                               headers={"Content-Type": "application/x-www-form-urlencoded"}),
+                                  b"x" * 5000),
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as fh:

@@ -1,11 +1,12 @@
 // libFuzzer harness: arbitrary bytes as one FastCGI connection to the
 // request path — record parsing (libfcgi), the head check, routing, params,
-// headers, body, the admin endpoints and a real module's handler.
+// headers, body, the admin endpoints, a real module's handler, and the
+// decoding of arguments, forms, uploads and cookies (forms.so).
 //
 //   CXX=clang++ meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 //   build-fuzz/tests/fuzz/request_fuzz -max_total_time=60 NEW_CORPUS_DIR tests/fuzz/corpus
 //
-// REPLUG_FUZZ_MODULES names the directory with echo.so (meson's test sets it).
+// REPLUG_FUZZ_MODULES names the directory with echo.so and forms.so (meson's test sets it).
 #include <fcgiapp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ struct world {
     replug::registry routes{modules, log};
     std::optional<replug::reloader> reloads;
     std::optional<replug::admin> admin;
-    replug::dispatcher requests{&routes, log};
+    replug::dispatcher requests{&routes, log, 4096};  // a small --max-body, within the fuzzer's inputs
     replug::request_handler handler = [this](replug::fcgi_request& call) { requests.serve(call); };
 };
 
@@ -55,7 +56,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     auto& w = *the_world;
     // The configuration a POST reload re-reads: the same routes.
     std::vector<std::string> args{"--module-path", directory, "--route", "/echo/*=echo", "--route",
-                                  "/status=echo:status"};
+                                  "/status=echo:status", "--route", "/forms=forms", "--route",
+                                  "/swallows=forms:swallows", "--route", "/refuses=forms:refuses"};
     auto settings = replug::parse_config(args);
     auto routes = settings ? w.routes.apply(settings->routes, settings->module_path)
                            : replug::outcome<std::vector<replug::swap_report>>(settings.error());

@@ -347,7 +347,14 @@ class TestCase(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _outcome_failed(self):
-        return not getattr(getattr(self, "_outcome", None), "success", True)
+        # Python 3.11 reports a failure to the result at once and leaves
+        # _outcome.success alone: look for this test among the result's.
+        outcome = getattr(self, "_outcome", None)
+        if not getattr(outcome, "success", True):
+            return True
+        result = getattr(outcome, "result", None)
+        failed = getattr(result, "failures", []) + getattr(result, "errors", [])
+        return any(test is self for test, _ in failed)
 
     def replugd(self, args, workdir=None, **kwargs):
         """A replugd with its socket, log and token in WORKDIR (default: the test's dir)."""

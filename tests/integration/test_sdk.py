@@ -181,7 +181,7 @@ class GuestbookTest(TestCase):
         self.assertNotIn("Welcome back", page)
 
         # A urlencoded POST: 303 back to the page, and the name in a cookie.
-        lines, _ = head_and_body(curl("-i", "-c", jar, "-d", "name=Ann Lee", "-d", "message=Hi <there> & bye", url))
+        lines, _ = head_and_body(curl("-i", "-c", jar, "-d", "name=Ann Lee", "--data-urlencode", "message=Hi <there> & bye", url))
         self.assertIn("303 See Other", lines[0])
         self.assertIn("Location: /guestbook/", lines)
         self.assertIn("Set-Cookie: guestbook_name=Ann%20Lee; Max-Age=2592000; Path=/guestbook/; HttpOnly; "

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE config
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,21 @@ BOOST_AUTO_TEST_CASE(a_bad_value_in_the_file_names_its_line) {
     BOOST_TEST(contains(why, "threads"), why);
 }
 
+BOOST_AUTO_TEST_CASE(max_body_takes_bytes_or_a_binary_suffix) {
+    BOOST_TEST(parsed({}).max_body == 16u << 20);
+    BOOST_TEST(parsed({"--max-body", "0"}).max_body == 0u);
+    BOOST_TEST(parsed({"--max-body", "1000"}).max_body == 1000u);
+    BOOST_TEST(parsed({"--max-body", "64k"}).max_body == 64u << 10);
+    BOOST_TEST(parsed({"--max-body", "100M"}).max_body == 100u << 20);
+    BOOST_TEST(parsed({"--max-body", "64G"}).max_body == 64ull << 30);
+    write("max-body = 2M\n");
+    BOOST_TEST(parsed({"--config", file.string()}).max_body == 2u << 20);
+    write("\nmax-body = 2 MB\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, at_line(2)), why);
+    BOOST_TEST(contains(why, "--max-body"), why);
+}
+
 BOOST_AUTO_TEST_CASE(unreadable_config_file) {
     std::string missing = (directory / "missing.conf").string();
     std::string why = refused({"--config", missing});
@@ -247,10 +263,36 @@ BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
              {{"--route", "/a=a", "--route-setting", "/a"}, "expected PATH:KEY=VALUE"},
              {{"--route", "/a=a", "--route-setting", "/a:k y=v"}, "KEY must be"},
              {{"--route", "/a=a", "--route-setting", "/a:k=1", "--route-setting", "/a:k=2"}, "key k is set twice"},
+             {{"--max-body", ""}, "--max-body"},
+             {{"--max-body", "lots"}, "--max-body"},
+             {{"--max-body", "-1"}, "--max-body"},
+             {{"--max-body", "16MB"}, "--max-body"},
+             {{"--max-body", "65G"}, "--max-body"},
+             {{"--max-body", "K"}, "--max-body"},
+             {{"--max-body", "99999999999999999999"}, "--max-body"},
          }) {
         std::string why = refused(args);
         BOOST_TEST(contains(why, mentions), "expected '" << mentions << "' in: " << why);
     }
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_delay) {
+    BOOST_TEST(parsed({}).shutdown_delay.count() == 0);
+    BOOST_TEST(parsed({"--shutdown-delay", "2.5"}).shutdown_delay.count() == 2500);
+    BOOST_TEST(contains(refused({"--shutdown-delay", "-1"}), "--shutdown-delay: must be between 0 and 86400"));
+    BOOST_TEST(contains(refused({"--shutdown-delay", "86401"}), "--shutdown-delay"));
+    BOOST_TEST(contains(refused({"--shutdown-delay", "soon"}), "shutdown-delay"));
+    write("shutdown-delay = 5\n");
+    BOOST_TEST(parsed({"--config", file.string()}).shutdown_delay.count() == 5000);
+    write("\nshutdown-delay = -5\n");
+    BOOST_TEST(contains(refused({"--config", file.string()}), at_line(2) + " --shutdown-delay"));
+}
+
+// The workers scale with the CPUs; with none, the single process's threads do.
+BOOST_AUTO_TEST_CASE(threads_default_with_and_without_workers) {
+    BOOST_TEST(parsed({"--workers", "3"}).threads == 2u);
+    BOOST_TEST(parsed({"--workers", "0"}).threads == std::max(2u, replug::available_cpus()));
+    BOOST_TEST(parsed({"--workers", "0", "--threads", "7"}).threads == 7u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -99,3 +99,11 @@ BOOST_AUTO_TEST_CASE(label_values_escape_backslash_quote_and_newline) {
     BOOST_TEST(label_value("\\\"\n") == "\\\\\\\"\\n");
     BOOST_TEST(label_value("tab\there, caf\xc3\xa9") == "tab\there, caf\xc3\xa9");  // nothing else changes
 }
+
+// The exposition format is UTF-8: a route or version with bytes that are
+// not (a file name on Linux may hold any) must still give a valid label.
+BOOST_AUTO_TEST_CASE(label_values_are_valid_utf8) {
+    BOOST_TEST(replug::label_value("/caf\xc3\xa9") == "/caf\xc3\xa9");
+    BOOST_TEST(replug::label_value("/a\xff\"") == "/a\xc3\xbf\\\"");
+    BOOST_TEST(replug::label_value("\xc0\xaf") == "\xc3\x80\xc2\xaf");  // overlong: each byte on its own
+}

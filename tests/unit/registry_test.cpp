@@ -57,7 +57,7 @@ struct registry_fixture {
         replug::testing::fake_request req;
         req.path_text = path;
         replug::testing::fake_response res;
-        if (auto what = pin->call(req, res)) return "(threw " + *what + ")";
+        if (auto thrown = pin->call(req, res)) return "(threw " + thrown->what + ")";
         return res.body;
     }
 

@@ -56,6 +56,21 @@ BOOST_AUTO_TEST_CASE(admin_calls_and_answers_round_trip_with_their_id) {
     BOOST_TEST(got->body == answer.body);
 }
 
+BOOST_AUTO_TEST_CASE(start_round_trip_carries_the_body_limit) {
+    replug::worker_settings settings;
+    settings.slot = 3;
+    settings.threads = 8;
+    settings.admin_prefix = "/admin/";
+    settings.max_body = 123456789012ull;
+    auto back = decode_start(encode_start(settings));
+    BOOST_TEST_REQUIRE(back.ok(), replug::testing::reason_of(back));
+    BOOST_TEST(back->slot == 3u);
+    BOOST_TEST(back->threads == 8u);
+    BOOST_TEST(back->admin_prefix == "/admin/");
+    BOOST_TEST(back->max_body == 123456789012ull);
+    BOOST_TEST(!decode_start({"start", "0", "4", "info", "10", "/-/", "/-/"}).ok());  // no body limit
+}
+
 BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
     BOOST_TEST(!decode_load({"load", "1", "2", "/a"}).ok());
     BOOST_TEST(!decode_load({"load", "x", "0"}).ok());
@@ -80,4 +95,16 @@ BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
     BOOST_TEST(!parse_decimal("").has_value());
     BOOST_TEST(!parse_decimal("-1").has_value());
     BOOST_TEST(!parse_decimal("99999999999999999999999").has_value());
+}
+
+// Admin off, probes on: the worker learns both prefixes apart.
+BOOST_AUTO_TEST_CASE(start_carries_the_admin_and_probe_prefixes) {
+    replug::worker_settings settings{3, 4, replug::log_level::debug, std::chrono::milliseconds(2500), "", "/-/"};
+    auto back = decode_start(encode_start(settings));
+    BOOST_TEST_REQUIRE(back.ok(), replug::testing::reason_of(back));
+    BOOST_TEST(back->slot == 3u);
+    BOOST_TEST(back->threads == 4u);
+    BOOST_TEST(back->drain_timeout.count() == 2500);
+    BOOST_TEST(back->admin_prefix == "");
+    BOOST_TEST(back->probe_prefix == "/-/");
 }
