@@ -80,6 +80,9 @@ po::options_description describe_options() {
         ("route", po::value<std::vector<std::string>>()->value_name("PATH=MODULE[:SYMBOL]"),
          "repeatable; PATH exact, or a prefix ending in /* (longest prefix wins, exact beats prefix); "
          "SYMBOL defaults to serve")
+        ("route-setting", po::value<std::vector<std::string>>()->value_name("PATH:KEY=VALUE"),
+         "repeatable; a setting of route PATH that its module reads with req.setting(\"KEY\"); "
+         "re-read on SIGHUP, in force from the reload that follows")
         ("admin-prefix", po::value<std::string>()->value_name("P")->default_value("/-/"),
          "where the admin endpoints live")
         ("admin-token-file", po::value<std::string>()->value_name("FILE"),
@@ -236,6 +239,35 @@ outcome<std::pair<std::string, unsigned>> parse_in_flight_cap(std::string_view t
     if (std::none_of(routes.begin(), routes.end(), [&](const route_spec& r) { return r.pattern == pattern; }))
         return bad("no route " + pattern + " (PATH is a --route's PATH, as written there)");
     return std::pair{pattern, static_cast<unsigned>(*number)};
+}
+
+std::optional<failure> add_route_setting(std::string_view text, std::vector<route_spec>& routes) {
+    auto bad = [&](const std::string& why) {
+        return failure{"bad route setting '" + std::string(text) + "': " + why, failure_kind::bad_input};
+    };
+    route_spec* target = nullptr;
+    for (auto& route : routes)
+        if (text.size() > route.pattern.size() && text.starts_with(route.pattern) && text[route.pattern.size()] == ':' &&
+            (!target || route.pattern.size() > target->pattern.size()))
+            target = &route;
+    if (!target) {
+        auto colon = text.find(':');
+        if (colon == std::string_view::npos) return bad("expected PATH:KEY=VALUE");
+        return bad("no route " + std::string(text.substr(0, colon)) + " (set it with --route)");
+    }
+    std::string_view setting = text.substr(target->pattern.size() + 1);
+    auto equals = setting.find('=');
+    if (equals == std::string_view::npos) return bad("expected PATH:KEY=VALUE");
+    std::string_view key = setting.substr(0, equals);
+    if (key.empty()) return bad("the key is empty");
+    if (!std::all_of(key.begin(), key.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                   c == '.' || c == '-';
+        }))
+        return bad("KEY must be [A-Za-z0-9_.-]");
+    if (!target->settings.emplace(std::string(key), std::string(setting.substr(equals + 1))).second)
+        return bad("key " + std::string(key) + " is set twice for route " + target->pattern);
+    return std::nullopt;
 }
 
 outcome<rollback_policy> parse_rollback_policy(std::string_view text) {
@@ -494,6 +526,16 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
                 if (other.first == cap->first)
                     return bad(where + "--max-in-flight: route " + cap->first + " is capped twice");
             result.max_in_flight.push_back(std::move(*cap));
+        }
+    }
+    if (values.count("route-setting")) {
+        std::map<std::string, int> setting_lines;
+        for (const auto& entry : file_entries)
+            if (entry.key == "route-setting") setting_lines.emplace(entry.value, entry.line);
+        for (const auto& text : values["route-setting"].as<std::vector<std::string>>()) {
+            auto line = setting_lines.find(text);
+            std::string where = line == setting_lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            if (auto why = add_route_setting(text, result.routes)) return bad(where + "--route-setting: " + why->reason);
         }
     }
 

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,8 +20,11 @@
 
 namespace replug {
 
-// One --route PATH=MODULE[:SYMBOL], with the limits the other options give
-// its handler calls (see handler_limits below).
+// A route's --route-setting KEY=VALUE pairs, by key.
+using route_settings = std::map<std::string, std::string, std::less<>>;
+
+// One --route PATH=MODULE[:SYMBOL], with its settings and the limits the
+// other options give its handler calls (see handler_limits below).
 struct route_spec {
     std::string pattern;
     std::string module;
@@ -28,6 +33,7 @@ struct route_spec {
     std::chrono::milliseconds handler_timeout{30000};
     // A handler call still running after this is logged once as slow (0: never).
     std::chrono::milliseconds slow_log{0};
+    route_settings settings = {};
 
     bool operator==(const route_spec&) const = default;
 };
@@ -118,6 +124,13 @@ inline constexpr const char* dev_default_listen = "127.0.0.1:8000";
 // True when ADDRESS (as --listen takes it) only accepts connections from
 // this machine: a unix socket, 127.0.0.0/8, ::1 or localhost.
 bool loopback_address(std::string_view address);
+
+// Parses one --route-setting "PATH:KEY=VALUE" into the route of ROUTES whose
+// pattern PATH is (the longest one that fits, since a pattern may hold ':').
+// KEY is [A-Za-z0-9_.-]+; VALUE is the rest, '=' and ':' included. The
+// reason names what is wrong: no such route, an empty or bad key, a key set
+// twice for one route.
+std::optional<failure> add_route_setting(std::string_view text, std::vector<route_spec>& routes);
 
 // The CPUs this process may use: the cgroup's CPU quota where one is set
 // (containers; cgroup v2 cpu.max, else v1 cpu.cfs_quota_us), else the cores.

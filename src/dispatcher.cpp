@@ -51,6 +51,8 @@ void dispatcher::serve(fcgi_request& call) const {
         call.header("Retry-After", std::to_string(wait));
         return call.write("Service Unavailable: this route's handler keeps crashing\n");
     }
+    const auto& pinned = pin->version();
+    call.enter({&pin->settings(), pin->pattern(), pinned.origin().module, pinned.version(), pinned.generation(), &log_});
     std::optional<route_pin::exception_text> thrown;
     {
         watched_call watched(call, *pin);  // past the route's timeout, the watchdog answers 504

@@ -5,6 +5,7 @@
 
 #include "form.hpp"
 #include "multipart.hpp"
+#include "set_cookie.hpp"
 #include "text.hpp"
 
 namespace replug {
@@ -166,11 +167,24 @@ upload fcgi_request::file(std::string_view field) {
     return {};
 }
 
-// The SDK's other half of ABI 2: not built yet.
-std::string_view fcgi_request::setting(std::string_view) const noexcept { return {}; }
-void fcgi_request::write_log(log_level, std::string_view) { throw std::logic_error("req.log: not implemented yet"); }
-void fcgi_request::set_cookie(std::string_view, std::string_view, const cookie_options&) {
-    throw std::logic_error("res.cookie: not implemented yet");
+std::string_view fcgi_request::setting(std::string_view key) const noexcept {
+    if (!context_.settings) return {};
+    auto found = context_.settings->find(key);
+    return found == context_.settings->end() ? std::string_view() : std::string_view(found->second);
+}
+
+void fcgi_request::write_log(log_level level, std::string_view text) {
+    if (!context_.log) return;
+    // A module may pass any number: the nearest level at or above it in urgency.
+    auto number = static_cast<int>(level);
+    level = number <= 3 ? log_level::error : number == 4 ? log_level::warn : number <= 6 ? log_level::info : log_level::debug;
+    context_.log->at(level, "module log route=", context_.route, " module=", context_.module,
+                     " version=", printable(context_.version), " generation=", context_.generation, " text=\"",
+                     printable(text, 2048), "\"");
+}
+
+void fcgi_request::set_cookie(std::string_view name, std::string_view value, const cookie_options& options) {
+    header("Set-Cookie", set_cookie_header(name, value, options));
 }
 
 void fcgi_request::status(int code) noexcept {

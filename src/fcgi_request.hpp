@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config.hpp"
+#include "log.hpp"
 #include "cookie_header.hpp"
 #include "replug/module.hpp"
 
@@ -32,6 +34,18 @@ enum class response_owner : std::uint32_t {
     open,      // nothing sent yet
     handler,   // the handler's headers went out: the watchdog can only cut the stream
     watchdog,  // the watchdog answered (504) or cut the stream: the handler's writes are dropped
+};
+
+// The route a handler runs in, as its request sees it: req.setting's values
+// and the tags of req.log's lines. Everything it points at outlives the call
+// (the dispatcher's route pin holds it).
+struct route_context {
+    const route_settings* settings = nullptr;
+    std::string_view route;  // the pattern
+    std::string_view module;
+    std::string_view version;
+    std::uint64_t generation = 0;
+    const logger* log = nullptr;
 };
 
 class fcgi_request final : public request, public response {
@@ -56,6 +70,10 @@ public:
     void header(std::string_view name, std::string_view value) override;
     void write(std::string_view data) override;
     void set_cookie(std::string_view name, std::string_view value, const cookie_options& options) override;
+
+    // Set before a route's handler is called; without it, setting() is empty
+    // and write_log() writes nothing.
+    void enter(const route_context& context) { context_ = context; }
 
     bool headers_sent() const { return headers_sent_; }
     // While a watchdog watches the handler call: CLAIM decides who answers
@@ -134,6 +152,7 @@ private:
     bool headers_sent_ = false;
     std::atomic<response_owner>* claim_ = nullptr;
     bool taken_over_ = false;
+    route_context context_;
 };
 
 // Answers one request (the dispatcher does). The transport finishes the

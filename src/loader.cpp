@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "descriptor.hpp"
 #include "elf_check.hpp"
 #include "sha256.hpp"
 #include "text.hpp"
@@ -298,38 +299,38 @@ outcome<std::shared_ptr<module_version>> loader::load(const sealed_module& seale
                                                     mapping_name, mappings_, log_);
     auto& loaded = version->library_;
 
-    auto* abi = symbol_or_null<const unsigned>(loaded, "replug_abi_version");
-    if (!abi) return refuse("not a replug module: no replug_abi_version symbol (include <replug/module.hpp>)");
-    if (*abi != REPLUG_ABI_VERSION)
-        return refuse("built against replug ABI " + std::to_string(*abi) + ", this server speaks ABI " +
-                      std::to_string(REPLUG_ABI_VERSION) + "; rebuild it against this SDK");
-    auto* handler = symbol_or_null<handler_function* const>(loaded, symbol.c_str());
-    if (!handler)
-        return refuse("no handler symbol '" + symbol + "' (is REPLUG_HANDLER(" + symbol + ") in the module?)");
-    // A route may name any exported symbol; only one that REPLUG_HANDLER made
-    // is an object (at least pointer-sized: clang's ASan pads globals)
-    // holding the address of the module's own code. Its size is checked
-    // before it is read.
+    // One lookup: the descriptor says everything else. Its symbol's size is
+    // checked before any field is read, and each function it names must lie
+    // in the module's own code.
+    auto* descriptor = symbol_or_null<const module_descriptor>(loaded, "replug_module");
+    if (!descriptor) {
+        if (auto* abi = symbol_or_null<const unsigned>(loaded, "replug_abi_version"))
+            return refuse("built against replug ABI " + std::to_string(*abi) +
+                          " (no module descriptor), this server speaks ABI " + std::to_string(REPLUG_ABI_VERSION) +
+                          "; rebuild it against this server's SDK (<replug/module.hpp>; the source needs no change)");
+        return refuse("not a replug module: no replug_module descriptor (include <replug/module.hpp>)");
+    }
     Dl_info where{};
     void* symbol_entry = nullptr;
     link_map* map = nullptr;
-    bool found = ::dladdr1(handler, &where, &symbol_entry, RTLD_DL_SYMENT) != 0;
-    const auto* entry = static_cast<const ElfW(Sym)*>(symbol_entry);
-    bool is_handler = found && entry &&
-                      ELF64_ST_TYPE(entry->st_info) == STT_OBJECT && entry->st_size >= sizeof(handler_function*) &&
-                      *handler && ::dlinfo(loaded.native(), RTLD_DI_LINKMAP, &map) == 0 && map &&
-                      executable_offset(image, reinterpret_cast<std::uintptr_t>(*handler) - map->l_addr);
-    if (!is_handler)
-        return refuse("symbol '" + symbol + "' is not a handler (export handlers with REPLUG_HANDLER(" + symbol +
-                      "))");
-    version->handler_ = *handler;
-    if (auto* text = symbol_or_null<const char>(loaded, "replug_module_version")) version->version_ = text;
+    const auto* entry = ::dladdr1(descriptor, &where, &symbol_entry, RTLD_DL_SYMENT) != 0
+                            ? static_cast<const ElfW(Sym)*>(symbol_entry)
+                            : nullptr;
+    if (!entry || ELF64_ST_TYPE(entry->st_info) != STT_OBJECT ||
+        ::dlinfo(loaded.native(), RTLD_DI_LINKMAP, &map) != 0 || !map)
+        return refuse("its replug_module symbol is not a module descriptor");
+    auto contents = read_descriptor(*descriptor, entry->st_size, symbol, [&](std::uintptr_t address) {
+        return address >= map->l_addr && executable_offset(image, address - map->l_addr);
+    });
+    if (!contents) return refuse(contents.reason());
+    version->handler_ = contents->handler;
+    version->version_ = contents->version;
     version->generation_ = generation;
 
-    if (auto* hook = symbol_or_null<load_hook* const>(loaded, "replug_on_load")) {
+    if (auto* hook = contents->on_load) {
         bool accepted = false;
         try {
-            accepted = (*hook)();
+            accepted = hook();
         } catch (const std::exception& error) {
             return refuse(std::string("load hook threw: ") + error.what());
         } catch (...) {
@@ -338,10 +339,9 @@ outcome<std::shared_ptr<module_version>> loader::load(const sealed_module& seale
         if (!accepted) return refuse("load hook refused the new version");
     }
     // Only a version that was accepted gets to run its unload hook.
-    if (auto* hook = symbol_or_null<unload_hook* const>(loaded, "replug_on_unload")) version->on_unload_ = *hook;
-    if (auto* hook = symbol_or_null<state_export* const>(loaded, "replug_export_state")) version->export_state_ = *hook;
-    if (auto* hook = symbol_or_null<state_import* const>(loaded, "replug_import_state")) version->import_state_ = *hook;
-
+    version->on_unload_ = contents->on_unload;
+    version->export_state_ = contents->export_state;
+    version->import_state_ = contents->import_state;
     version->loaded_at_ = std::chrono::system_clock::now();
     version->load_milliseconds_ =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

@@ -15,6 +15,7 @@
 #include "admin.hpp"
 #include "config.hpp"
 #include "dev_mode.hpp"
+#include "descriptor.hpp"
 #include "dispatcher.hpp"
 #include "listener.hpp"
 #include "loader.hpp"
@@ -248,7 +249,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (settings.version) {
-        std::cout << "replugd " << REPLUG_BUILD_VERSION << " (module ABI " << REPLUG_ABI_VERSION << ")\n";
+        std::cout << "replugd " << REPLUG_BUILD_VERSION << " (module ABI " << REPLUG_ABI_VERSION << ", "
+                  << replug::standard_library_name(replug::server_standard_library) << ")\n";
         return 0;
     }
 

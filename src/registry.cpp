@@ -29,8 +29,10 @@ std::string milliseconds(double value) {
 
 }  // namespace
 
-route_pin::route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version)
+route_pin::route_pin(std::shared_ptr<route> target, const route_settings* settings,
+                     std::shared_ptr<module_version> version)
     : route_(std::move(target)),
+      settings_(settings),
       version_(std::move(version)),
       started_(std::chrono::steady_clock::now()),
       timeout_(route_->timeout_ms_.load(std::memory_order_relaxed)),
@@ -90,10 +92,12 @@ registry::registry(loader& modules, const logger& log, counter_source counters, 
 
 std::optional<route_pin> registry::pin(std::string_view path) const {
     auto table = this->table();
-    route* target = table->match(path);
-    if (!target) return std::nullopt;
+    auto index = table->paths.match(path);
+    if (!index) return std::nullopt;
+    route* target = table->routes[*index].get();
+    const route_settings* settings = &table->settings[*index];
     // The route shares the table's ownership: a SIGHUP that drops it waits for this request.
-    return route_pin(std::shared_ptr<route>(std::move(table), target),
+    return route_pin(std::shared_ptr<route>(std::move(table), target), settings,
                      target->current_.load(std::memory_order_acquire));
 }
 
@@ -258,11 +262,14 @@ std::vector<swap_report> registry::install(staged_table staged) {
         reports.push_back(commit(*staged.routes_[i], std::move(staged.versions_[i])));
         patterns.push_back(staged.specs_[i].pattern);
     }
+    std::vector<route_settings> settings;
+    for (const auto& spec : staged.specs_) settings.push_back(spec.settings);
     auto old_table = table();
     auto table = std::make_shared<route_table>();
     table->paths = router(patterns);
     table->routes = std::move(staged.routes_);
     if (!counter_source_) publish_caps(*table);  // a worker's gates are the master's to cap
+    table->settings = std::move(settings);
     table_.store(std::move(table), std::memory_order_release);
 
     for (const auto& gone : old_table->routes)

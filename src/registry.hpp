@@ -71,14 +71,12 @@ private:
 };
 
 // An immutable snapshot of the route table; a new one replaces it whole.
+// A table's settings change only with the table (SIGHUP, POST reload), all
+// routes at once.
 struct route_table {
     router paths;
     std::vector<std::shared_ptr<route>> routes;  // indexed as router::match answers
-
-    route* match(std::string_view path) const {
-        auto index = paths.match(path);
-        return index ? routes[*index].get() : nullptr;
-    }
+    std::vector<route_settings> settings;        // each route's --route-setting pairs, indexed alike
 };
 
 // A request's hold on its route: the version it runs in stays loaded, and
@@ -92,6 +90,8 @@ public:
 
     const std::string& pattern() const { return route_->pattern; }
     const module_version& version() const { return *version_; }
+    // The route's settings in the table the request started with.
+    const route_settings& settings() const { return *settings_; }
     // The route's slot on a worker's scoreboard (0 in a single process).
     std::uint32_t slot() const { return route_->slot_; }
     // Seconds the route refuses requests for (answer 503 with Retry-After); 0: it serves.
@@ -130,9 +130,11 @@ public:
 
 private:
     friend class registry;
-    route_pin(std::shared_ptr<route> target, std::shared_ptr<module_version> version);
+    route_pin(std::shared_ptr<route> target, const route_settings* settings,
+              std::shared_ptr<module_version> version);
 
     std::shared_ptr<route> route_;  // shares ownership of the table it came from
+    const route_settings* settings_;  // in that table
     std::shared_ptr<module_version> version_;
     std::chrono::steady_clock::time_point started_;
     bool in_gate_ = false;

@@ -8,7 +8,8 @@ namespace replug {
 
 namespace {
 
-constexpr std::size_t route_fields = 12;
+// Each route: these fixed fields, then N and N KEY VALUE pairs (its settings).
+constexpr std::size_t route_fields = 13;
 
 failure malformed(std::string_view what) {
     return failure{"malformed " + std::string(what) + " message"};
@@ -57,7 +58,9 @@ fields encode_load(std::uint64_t transaction, const std::vector<table_route>& ta
                                        std::to_string(static_cast<std::uint64_t>(route.size)), route.sha256,
                                        std::to_string(static_cast<std::uint64_t>(std::max<std::int64_t>(route.unavailable_until, 0))),
                                        std::to_string(static_cast<std::uint64_t>(route.spec.handler_timeout.count())),
-                                       std::to_string(static_cast<std::uint64_t>(route.spec.slow_log.count()))});
+                                       std::to_string(static_cast<std::uint64_t>(route.spec.slow_log.count())),
+                                       std::to_string(route.spec.settings.size())});
+        for (const auto& [key, value] : route.spec.settings) message.insert(message.end(), {key, value});
     }
     return message;
 }
@@ -66,9 +69,11 @@ outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fi
     if (!is(message, "load", 3)) return malformed("load");
     auto transaction = parse_decimal(message[1]);
     auto count = parse_decimal(message[2]);
-    if (!transaction || !count || message.size() != 3 + *count * route_fields) return malformed("load");
+    if (!transaction || !count || *count > message.size()) return malformed("load");
     std::vector<table_route> table;
-    for (std::size_t i = 3; i < message.size(); i += route_fields) {
+    std::size_t i = 3;
+    for (std::uint64_t n = 0; n < *count; ++n) {
+        if (message.size() - i < route_fields) return malformed("load");
         auto slot = parse_decimal(message[i + 3]);
         auto generation = parse_decimal(message[i + 4]);
         auto inode = parse_decimal(message[i + 6]);
@@ -76,18 +81,25 @@ outcome<std::pair<std::uint64_t, std::vector<table_route>>> decode_load(const fi
         auto unavailable_until = parse_decimal(message[i + 9]);
         auto timeout = parse_decimal(message[i + 10]);
         auto slow_log = parse_decimal(message[i + 11]);
-        if (!slot || !generation || !inode || !size || !unavailable_until || !timeout || !slow_log)
+        auto settings = parse_decimal(message[i + 12]);
+        if (!slot || !generation || !inode || !size || !unavailable_until || !timeout || !slow_log || !settings)
             return malformed("load");
-        table.push_back({{message[i], message[i + 1], message[i + 2], std::chrono::milliseconds(*timeout),
-                          std::chrono::milliseconds(*slow_log)},
-                         static_cast<std::uint32_t>(*slot),
-                         *generation,
-                         message[i + 5],
-                         *inode,
-                         static_cast<std::int64_t>(*size),
-                         message[i + 8],
-                         static_cast<std::int64_t>(*unavailable_until)});
+        table_route route{{message[i], message[i + 1], message[i + 2], std::chrono::milliseconds(*timeout),
+                           std::chrono::milliseconds(*slow_log), {}},
+                          static_cast<std::uint32_t>(*slot),
+                          *generation,
+                          message[i + 5],
+                          *inode,
+                          static_cast<std::int64_t>(*size),
+                          message[i + 8],
+                          static_cast<std::int64_t>(*unavailable_until)};
+        i += route_fields;
+        if (*settings > (message.size() - i) / 2) return malformed("load");
+        for (std::uint64_t k = 0; k < *settings; ++k, i += 2)
+            if (!route.spec.settings.emplace(message[i], message[i + 1]).second) return malformed("load");
+        table.push_back(std::move(route));
     }
+    if (i != message.size()) return malformed("load");
     return std::pair{*transaction, std::move(table)};
 }
 

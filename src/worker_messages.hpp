@@ -3,7 +3,7 @@
 //
 // Control channel (the master asks, the worker answers):
 //   start SLOT THREADS LOG_LEVEL DRAIN_MS ADMIN_PREFIX PROBE_PREFIX MAX_BODY (no answer)
-//   load TXID N [route fields x N] + N memfds  -> prepared TXID [VERSION LOAD_MS] x N
+//   load TXID N [route fields, settings x N] + N memfds -> prepared TXID [VERSION LOAD_MS] x N
 //                                               | refused TXID REASON
 //   commit TXID                                -> committed TXID | refused TXID REASON
 //   abort TXID                                 -> aborted TXID

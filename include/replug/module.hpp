@@ -25,9 +25,21 @@
 #include <system_error>
 #include <vector>
 
-// Bumped whenever request, response or the exported symbols change layout.
-// The server refuses a module built against another ABI version.
-#define REPLUG_ABI_VERSION 1u
+// Bumped whenever request, response or the module descriptor change layout.
+// The server refuses a module built against another ABI version, or with
+// another C++ standard library than its own (their std::string_view differ).
+#define REPLUG_ABI_VERSION 2u
+
+#if defined(_LIBCPP_VERSION)
+#define REPLUG_STANDARD_LIBRARY_ 2u  // libc++
+#define REPLUG_STANDARD_LIBRARY_VERSION_ _LIBCPP_VERSION
+#elif defined(_GLIBCXX_RELEASE)
+#define REPLUG_STANDARD_LIBRARY_ 1u  // libstdc++
+#define REPLUG_STANDARD_LIBRARY_VERSION_ _GLIBCXX_RELEASE
+#else
+#define REPLUG_STANDARD_LIBRARY_ 0u
+#define REPLUG_STANDARD_LIBRARY_VERSION_ 0
+#endif
 
 namespace replug {
 
@@ -190,39 +202,94 @@ using unload_hook = void();
 using state_export = void*();
 using state_import = void(void* state);
 
+// The module descriptor, in the spirit of nginx's ngx_module_t: the server
+// looks up one symbol, replug_module, and finds everything in it. Its layout
+// uses only C types, so the server can read it whatever library the module
+// was built with, and tell it when that library is the wrong one.
+//
+// The macros below each add one entry to the module's "replug_entries"
+// linker section, from whichever translation unit they are in; the linker
+// gathers them, and the descriptor points at the section's start and end
+// (__start_/__stop_ symbols, hidden: only the descriptor refers to them).
+enum class entry_kind : unsigned {
+    handler = 1,       // name: the route's SYMBOL
+    version = 2,       // name: the REPLUG_VERSION text
+    on_load = 3,
+    on_unload = 4,
+    export_state = 5,
+    import_state = 6,
+};
+
+struct module_entry {
+    entry_kind kind;
+    const char* name;
+    union {
+        handler_function* handler;
+        load_hook* on_load;
+        unload_hook* on_unload;
+        state_export* export_state;
+        state_import* import_state;
+    } function;
+};
+
+struct module_descriptor {
+    unsigned abi_version;               // REPLUG_ABI_VERSION
+    unsigned size;                      // sizeof(module_descriptor) as built: later fields go after these
+    unsigned standard_library;          // 1: libstdc++, 2: libc++, 0: unknown
+    unsigned standard_library_version;  // _GLIBCXX_RELEASE or _LIBCPP_VERSION
+    const module_entry* const* entries_begin;  // the "replug_entries" section
+    const module_entry* const* entries_end;
+};
+
 }  // namespace replug
 
 #define REPLUG_EXPORT_ extern "C" __attribute__((visibility("default")))
 
-// Every module carries the ABI it was built against. Weak, so that a module
-// made of several translation units that all include this header links.
-REPLUG_EXPORT_ __attribute__((weak)) const unsigned replug_abi_version = REPLUG_ABI_VERSION;
+extern "C" {
+// Defined by the linker around the section; weak, so that a module with no
+// entry at all links (then both are null and the server says what is missing).
+extern __attribute__((weak, visibility("hidden"))) const ::replug::module_entry* const __start_replug_entries[];
+extern __attribute__((weak, visibility("hidden"))) const ::replug::module_entry* const __stop_replug_entries[];
+}
 
-// Exports a pointer to the global function FN, of type TYPE, under the
-// symbol NAME. The pointer lives in a namespace so that NAME may equal FN.
-#define REPLUG_EXPORT_POINTER_(type, name, fn)                                 \
-    namespace replug_exports {                                                 \
-    REPLUG_EXPORT_ type* const name;                                           \
-    type* const name = &::fn;                                                  \
+// One per module. Weak, so that a module made of several translation units
+// that all include this header links.
+REPLUG_EXPORT_ __attribute__((weak)) const ::replug::module_descriptor replug_module = {
+    REPLUG_ABI_VERSION,         sizeof(::replug::module_descriptor), REPLUG_STANDARD_LIBRARY_,
+    REPLUG_STANDARD_LIBRARY_VERSION_, __start_replug_entries,         __stop_replug_entries};
+
+#define REPLUG_CONCAT2_(a, b) a##b
+#define REPLUG_CONCAT_(a, b) REPLUG_CONCAT2_(a, b)
+// One entry: KIND, NAME, and the function FN as MEMBER of the union. The
+// section holds a pointer to it: pointers are packed without padding, where
+// the compiler may align a struct past its size.
+#define REPLUG_ENTRY_(kind, name, member, fn) REPLUG_ENTRY_N_(kind, name, member, fn, __COUNTER__)
+#define REPLUG_ENTRY_N_(kind, name, member, fn, n)                                                  \
+    namespace replug_entries {                                                                      \
+    static const ::replug::module_entry REPLUG_CONCAT_(entry_, n) = {::replug::entry_kind::kind, name, \
+                                                                     {.member = fn}};               \
+    __attribute__((used, section("replug_entries"))) static const ::replug::module_entry*          \
+        REPLUG_CONCAT_(pointer_, n) = &REPLUG_CONCAT_(entry_, n);                                   \
     }
 
-// Exports FN (an unqualified function name of type replug::handler_function)
-// under the symbol name FN; routes name it as MODULE[:FN], "serve" by default.
-#define REPLUG_HANDLER(fn) REPLUG_EXPORT_POINTER_(::replug::handler_function, fn, fn)
+// Adds FN (an unqualified function name of type replug::handler_function) to
+// the module's handlers under the name FN; routes name it as MODULE[:FN],
+// "serve" by default. A module may have several, in any of its files.
+#define REPLUG_HANDLER(fn) REPLUG_ENTRY_(handler, #fn, handler, &::fn)
 
 // The module's version string, shown in reload answers and status.
-#define REPLUG_VERSION(text) REPLUG_EXPORT_ const char replug_module_version[] = text;
+#define REPLUG_VERSION(text) REPLUG_ENTRY_(version, text, handler, nullptr)
 
 // Optional: runs after the new version is loaded and before it is swapped in.
-#define REPLUG_ON_LOAD(fn) REPLUG_EXPORT_POINTER_(::replug::load_hook, replug_on_load, fn)
+#define REPLUG_ON_LOAD(fn) REPLUG_ENTRY_(on_load, #fn, on_load, &::fn)
 
 // Optional: runs when a retired version is unloaded, after its last request.
-#define REPLUG_ON_UNLOAD(fn) REPLUG_EXPORT_POINTER_(::replug::unload_hook, replug_on_unload, fn)
+#define REPLUG_ON_UNLOAD(fn) REPLUG_ENTRY_(on_unload, #fn, on_unload, &::fn)
 
 // Optional: hands this version's state to the version that replaces it.
-#define REPLUG_EXPORT_STATE(fn) REPLUG_EXPORT_POINTER_(::replug::state_export, replug_export_state, fn)
+#define REPLUG_EXPORT_STATE(fn) REPLUG_ENTRY_(export_state, #fn, export_state, &::fn)
 
 // Optional: receives the state of the version this one replaces.
-#define REPLUG_IMPORT_STATE(fn) REPLUG_EXPORT_POINTER_(::replug::state_import, replug_import_state, fn)
+#define REPLUG_IMPORT_STATE(fn) REPLUG_ENTRY_(import_state, #fn, import_state, &::fn)
 
 #endif  // REPLUG_MODULE_HPP

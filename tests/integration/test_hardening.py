@@ -79,15 +79,15 @@ class BrokenModules(harness.TestCase):
 
     def test_missing_handler_symbol(self):
         self.module(test_module("no_handler"), "pluggable")
-        self.refused("no handler symbol 'serve' (is REPLUG_HANDLER(serve) in the module?)")
+        self.refused("no handler 'serve' (its handlers: none; export one with REPLUG_HANDLER(serve))")
 
     def test_not_a_replug_module(self):
         self.module(test_module("not_replug"), "pluggable")
-        self.refused("not a replug module: no replug_abi_version symbol")
+        self.refused("not a replug module: no replug_module descriptor (include <replug/module.hpp>)")
 
     def test_wrong_abi_version(self):
         self.module(test_module("abi_mismatch"), "pluggable")
-        self.refused("built against replug ABI 999, this server speaks ABI 1")
+        self.refused("built against replug ABI 999 (no module descriptor), this server speaks ABI 2")
 
     def test_load_hook_refuses(self):
         self.module(test_module("hook_refuses"), "pluggable")
@@ -122,8 +122,8 @@ class BrokenModules(harness.TestCase):
     def test_a_good_module_after_all_that_loads(self):
         # Each refusal gives its own module's reason, not one left over from the last.
         reasons = {
-            "no_handler": "no handler symbol 'serve' (is REPLUG_HANDLER(serve) in the module?)",
-            "abi_mismatch": "built against replug ABI 999, this server speaks ABI 1; rebuild it against this SDK",
+            "no_handler": "no handler 'serve' (its handlers: none; export one with REPLUG_HANDLER(serve))",
+            "abi_mismatch": "built against replug ABI 999 (no module descriptor), this server speaks ABI 2; rebuild it against this server's SDK",
             "gnu_unique": "rebuild with -fno-gnu-unique (pkg-config --cflags replug)",
             "hook_throws": "load hook threw: database not reachable",
         }

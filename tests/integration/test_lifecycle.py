@@ -173,18 +173,18 @@ class StartupErrors(harness.TestCase):
 
     def test_a_route_naming_a_data_symbol_is_refused(self):
         self.module(test_module("echo"), "echo")
-        for symbol in ["replug_module_version", "replug_abi_version"]:
+        for symbol in ["replug_module", "replug_abi_version"]:
             result = self.run_replugd("--check", "--module-path", self.modules, "--route", f"/x=echo:{symbol}")
             self.assertEqual(result.returncode, 1)
-            self.assertIn(f"symbol '{symbol}' is not a handler (export handlers with REPLUG_HANDLER({symbol}))",
-                          result.stderr)
+            self.assertIn(f"no handler '{symbol}' (its handlers: serve, status; export one with "
+                          f"REPLUG_HANDLER({symbol}))", result.stderr)
         result = self.run_replugd("--check", "--module-path", self.modules, "--route", "/x=echo:status")
         self.assertEqual(result.returncode, 0, result.stderr)
 
     def test_version_and_help(self):
         result = self.run_replugd("--version")
         self.assertEqual(result.returncode, 0)
-        self.assertRegex(result.stdout, r"^replugd \d+\.\d+\.\d+ \(module ABI 1\)\n$")
+        self.assertRegex(result.stdout, r"^replugd \d+\.\d+\.\d+ \(module ABI 2, libstdc\+\+\)\n$")
         result = self.run_replugd("--help")
         self.assertEqual(result.returncode, 0)
         for option in ["--listen", "--module-path", "--route", "--admin-token-file", "--check"]:

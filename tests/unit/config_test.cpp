@@ -279,6 +279,12 @@ BOOST_AUTO_TEST_CASE(other_refusals_name_the_option) {
              {{"--listen", ""}, "--listen"},
              {{"--module-path", ""}, "--module-path"},
              {{"--listen", ":1", "--listen", ":2"}, "listen"},
+             {{"--route", "/a=a", "--route-setting", "/b:k=v"}, "--route-setting: bad route setting '/b:k=v': no route /b"},
+             {{"--route", "/a=a", "--route-setting", "/a:=v"}, "the key is empty"},
+             {{"--route", "/a=a", "--route-setting", "/a:k"}, "expected PATH:KEY=VALUE"},
+             {{"--route", "/a=a", "--route-setting", "/a"}, "expected PATH:KEY=VALUE"},
+             {{"--route", "/a=a", "--route-setting", "/a:k y=v"}, "KEY must be"},
+             {{"--route", "/a=a", "--route-setting", "/a:k=1", "--route-setting", "/a:k=2"}, "key k is set twice"},
              {{"--max-body", ""}, "--max-body"},
              {{"--max-body", "lots"}, "--max-body"},
              {{"--max-body", "-1"}, "--max-body"},
@@ -499,3 +505,28 @@ BOOST_AUTO_TEST_CASE(parse_route_refuses_with_a_reason) {
                    "'" << text << "': expected '" << mentions << "' in: " << spec.reason());
     }
 }
+
+BOOST_FIXTURE_TEST_SUITE(route_settings, config_fixture)
+
+BOOST_AUTO_TEST_CASE(settings_reach_their_route_with_any_value) {
+    auto config = parsed({"--route", "/a=a", "--route", "/a/*=b", "--route", "/c:d=c", "--route-setting",
+                          "/a:title=My guests", "--route-setting", "/a/*:db=host=x port=5:6", "--route-setting",
+                          "/c:d:k=v", "--route-setting", "/a:empty="});
+    BOOST_TEST_REQUIRE(config.routes.size() == 3u);
+    BOOST_TEST(config.routes[0].settings.at("title") == "My guests");
+    BOOST_TEST(config.routes[0].settings.at("empty") == "");
+    BOOST_TEST(config.routes[0].settings.size() == 2u);
+    BOOST_TEST(config.routes[1].settings.at("db") == "host=x port=5:6");
+    BOOST_TEST(config.routes[2].settings.at("k") == "v");  // the longest pattern that fits
+}
+
+BOOST_AUTO_TEST_CASE(settings_in_the_file_name_their_line) {
+    write("route = /a=a\nroute-setting = /a:title=two words\nroute-setting = /nope:k=v\n");
+    std::string why = refused({"--config", file.string()});
+    BOOST_TEST(contains(why, file.string() + ":3: --route-setting: bad route setting '/nope:k=v': no route /nope"), why);
+    write("route = /a=a\nroute-setting = /a:title=Hello\n");
+    auto config = parsed({"--config", file.string()});
+    BOOST_TEST(config.routes.at(0).settings.at("title") == "Hello");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -491,7 +491,7 @@ BOOST_AUTO_TEST_CASE(truncated_copy) {
 BOOST_AUTO_TEST_CASE(not_a_replug_module) {
     std::string why = refused(test_module("not_replug"), "not_replug");
     BOOST_TEST(contains(why, "not a replug module"), why);
-    BOOST_TEST(contains(why, "replug_abi_version"), why);
+    BOOST_TEST(contains(why, "no replug_module descriptor"), why);
 }
 
 BOOST_AUTO_TEST_CASE(another_abi) {
@@ -500,14 +500,39 @@ BOOST_AUTO_TEST_CASE(another_abi) {
     BOOST_TEST(contains(why, "ABI " + std::to_string(REPLUG_ABI_VERSION)), why);
 }
 
+BOOST_AUTO_TEST_CASE(abi_1_is_refused_with_how_to_rebuild) {
+    std::string why = refused(test_module("abi1_hello"), "abi1_hello");
+    BOOST_TEST(contains(why, "built against replug ABI 1 (no module descriptor), this server speaks ABI 2"), why);
+    BOOST_TEST(contains(why, "the source needs no change"), why);
+}
+
+BOOST_AUTO_TEST_CASE(libcxx_is_refused_naming_the_library) {
+    if (!std::filesystem::exists(test_module("libcxx_hello"))) {
+        BOOST_TEST_MESSAGE("no clang++ with libc++ here: skipped");
+        return;
+    }
+    std::string why = refused(test_module("libcxx_hello"), "libcxx_hello");
+    BOOST_TEST(contains(why, "built with libc++ "), why);
+    BOOST_TEST(contains(why, "this server with libstdc++"), why);
+}
+
+BOOST_AUTO_TEST_CASE(several_handlers_across_files_are_found) {
+    install(test_module("sdk"));
+    for (const char* symbol : {"cookie", "redirect", "logs", "setting"}) {
+        auto version = load_ok("sdk", 1, symbol);
+        BOOST_TEST(version->version() == "sdk-1");
+        BOOST_TEST(version->handler() != nullptr);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(no_handler) {
     std::string why = refused(test_module("no_handler"), "no_handler");
-    BOOST_TEST(contains(why, "no handler symbol 'serve'"), why);
+    BOOST_TEST(contains(why, "no handler 'serve' (its handlers: none"), why);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_symbol_name) {
     std::string why = refused(test_module("echo"), "echo", "nonexistent");
-    BOOST_TEST(contains(why, "no handler symbol 'nonexistent'"), why);
+    BOOST_TEST(contains(why, "no handler 'nonexistent' (its handlers: serve, status"), why);
 }
 
 BOOST_AUTO_TEST_CASE(gnu_unique_module) {

@@ -12,13 +12,17 @@ using namespace replug;
 BOOST_AUTO_TEST_CASE(a_table_round_trips) {
     std::vector<table_route> table{
         {{"/a/*", "tools/a", "serve", std::chrono::milliseconds(1500), std::chrono::milliseconds(250)}, 3, 7, "/srv/m/a.so", 1234, 4096, std::string(64, 'f'), 0},
-        {{"/b", "b", "status_2"}, 1023, 1, "/srv/with space\nand newline/b.so", 1, 1, "", 1700000000}};
+        {{"/b", "b", "status_2", std::chrono::milliseconds(30000), std::chrono::milliseconds(0),
+          {{"db", "host=a port=5"}, {"empty", ""}, {"odd", "x\n=;:"}}},
+         1023, 1, "/srv/with space\nand newline/b.so", 1, 1, "", 1700000000}};
     auto decoded = decode_load(encode_load(42, table));
     BOOST_TEST_REQUIRE(decoded.ok(), replug::testing::reason_of(decoded));
     BOOST_TEST(decoded->first == 42u);
     BOOST_TEST_REQUIRE(decoded->second.size() == 2u);
     const auto& b = decoded->second[1];
-    BOOST_TEST((b.spec == route_spec{"/b", "b", "status_2"}));
+    BOOST_TEST((b.spec == table[1].spec));
+    BOOST_TEST(b.spec.settings.at("odd") == "x\n=;:");
+    BOOST_TEST(decoded->second[0].spec.settings.empty());
     BOOST_TEST(b.slot == 1023u);
     BOOST_TEST(b.file == "/srv/with space\nand newline/b.so");
     BOOST_TEST(b.unavailable_until == 1700000000);
@@ -83,6 +87,20 @@ BOOST_AUTO_TEST_CASE(start_round_trip_carries_the_body_limit) {
 BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
     BOOST_TEST(!decode_load({"load", "1", "2", "/a"}).ok());
     BOOST_TEST(!decode_load({"load", "x", "0"}).ok());
+    // Settings: a count past the message, a key without its value, a key twice, a field left over.
+    fields route{"/a", "a", "serve", "0", "1", "/a.so", "1", "1", "", "0"};
+    auto with = [&](std::vector<std::string> tail) {
+        fields message{"load", "1", "1"};
+        message.insert(message.end(), route.begin(), route.end());
+        message.insert(message.end(), tail.begin(), tail.end());
+        return message;
+    };
+    BOOST_TEST(decode_load(with({"1", "k", "v"})).ok());
+    BOOST_TEST(!decode_load(with({"2", "k", "v"})).ok());
+    BOOST_TEST(!decode_load(with({"1", "k"})).ok());
+    BOOST_TEST(!decode_load(with({"2", "k", "v", "k", "w"})).ok());
+    BOOST_TEST(!decode_load(with({"0", "extra"})).ok());
+    BOOST_TEST(!decode_load(with({"99999999999999999999"})).ok());
     BOOST_TEST(!decode_start({"start", "0", "4", "9", "10", "/-/"}).ok());  // no such log level
     BOOST_TEST(!decode_admin_answer({"answer", "1", "99", ""}).ok());        // no such status
     BOOST_TEST(!decode_admin_answer({"answer", "1", "200", "", "Name"}).ok());  // a header without its value
