@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(malformed_messages_are_refused) {
     BOOST_TEST(!decode_load({"load", "1", "2", "/a"}).ok());
     BOOST_TEST(!decode_load({"load", "x", "0"}).ok());
     // Settings: a count past the message, a key without its value, a key twice, a field left over.
-    fields route{"/a", "a", "serve", "0", "1", "/a.so", "1", "1", "", "0"};
+    fields route{"/a", "a", "serve", "0", "1", "/a.so", "1", "1", "", "0", "30000", "0"};  // then the settings
     auto with = [&](std::vector<std::string> tail) {
         fields message{"load", "1", "1"};
         message.insert(message.end(), route.begin(), route.end());
