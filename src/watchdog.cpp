@@ -168,6 +168,8 @@ void watchdog::scan() {
             watched.slow_call = call;
         }
         if (timed_out) {
+            // Counted before the client can see the 504: a status read after the answer counts it.
+            pin.count_timeout();
             auto before = watched.owner.exchange(response_owner::watchdog, std::memory_order_acq_rel);
             int connection = watched.connection.load(std::memory_order_relaxed);
             if (before == response_owner::open) {
@@ -177,7 +179,6 @@ void watchdog::scan() {
             } else {
                 ::shutdown(connection, SHUT_RDWR);  // its response had started: nginx sees it cut short
             }
-            pin.count_timeout();
             watched.timed_out_call = call;
         }
         watched.held.store(false, std::memory_order_release);

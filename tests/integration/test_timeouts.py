@@ -225,8 +225,10 @@ class SingleProcess(harness.TestCase):
         status, body = http.admin("GET", "status")
         spin = next(r for r in json.loads(body)["routes"] if r["route"] == "/spin")
         self.assertEqual(spin["timeouts"], 1)
-        self.assertRegex(server.log(), r"handler timeout route=/spin module=spin version=1 generation=1 "
-                                       r"elapsed=1\.\d+s timeout=1\.000s answered=504 thread=\d+ wchan=\S+")
+        # The watchdog logs after it answered: wait for the line.
+        line = re.compile(r"handler timeout route=/spin module=spin version=1 generation=1 "
+                          r"elapsed=1\.\d+s timeout=1\.000s answered=504 thread=\d+ wchan=\S+")
+        harness.wait_for(lambda: line.search(server.log()), what="the timeout's log line")
         # SIGTERM does not wait out the drain timeout for it.
         stopping = time.monotonic()
         self.assertEqual(server.stop(), 0)
