@@ -33,7 +33,7 @@ def resident_bytes(pid):
         return 0
 
 
-class Recycle(harness.TestCase):
+class Recycle(harness.WorkersBehindNginx):
     def get_once(self, path):
         """PATH through nginx on a connection of its own."""
         http = HTTP(self.front.port)
@@ -43,29 +43,12 @@ class Recycle(harness.TestCase):
             http.close()
 
     def start(self, *routes, workers=2, threads=2, extra=(), config=None):
-        args = ["--module-path", self.modules, "--listen-group", "www-data", "--workers", str(workers),
-                "--threads", str(threads), *extra, *sum((["--route", r] for r in routes), [])]
         if config is not None:
             self.config = os.path.join(self.dir, "replugd.conf")
             with open(self.config, "w") as f:
                 f.write(config)
-            args += ["--config", self.config]
-        self.server = self.replugd(args)
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def serving(self):
-        return {w["slot"]: w for w in self.status()["workers"] if w["state"] == "serving"}
-
-    def wait_serving(self, workers=2):
-        return harness.wait_for(lambda: len(self.serving()) == workers and self.serving(),
-                                what=f"{workers} workers serving")
+            extra = (*extra, "--config", self.config)
+        super().start(*routes, workers=workers, threads=threads, extra=extra)
 
     def recycled(self, limit):
         return re.findall(rf"worker recycled slot=\d+ pid=\d+ -> \d+ {limit} ", self.server.log())

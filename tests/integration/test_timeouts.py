@@ -25,28 +25,12 @@ def alive(pid):
         return False
 
 
-class Timeouts(harness.TestCase):
+class Timeouts(harness.WorkersBehindNginx):
     def start(self, *routes, workers=2, threads=2, extra=()):
         self.module(example_module("hello"), "hello")
         self.module(test_module("spin"), "spin")
         self.module(test_module("slow_v1"), "slow")
-        self.server = self.replugd(["--module-path", self.modules, "--listen-group", "www-data",
-                                    "--workers", str(workers), "--threads", str(threads), *extra,
-                                    *sum((["--route", r] for r in routes), [])])
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def route(self, pattern):
-        return next(r for r in self.status()["routes"] if r["route"] == pattern)
-
-    def serving_pids(self):
-        return sorted(w["pid"] for w in self.status()["workers"] if w["state"] == "serving")
+        super().start(*routes, workers=workers, threads=threads, extra=extra)
 
     def timed_get(self, path):
         """GET PATH on a connection of its own: (status, body, seconds)."""

@@ -33,31 +33,7 @@ def children_of(pid):
     return found
 
 
-class Workers(harness.TestCase):
-    def start(self, *routes, workers=2, threads=2, extra=(), env=None):
-        self.server = self.replugd(["--module-path", self.modules, "--listen-group", "www-data",
-                                    "--workers", str(workers), "--threads", str(threads), *extra,
-                                    *sum((["--route", r] for r in routes), [])], env=env)
-        harness.wait_for(lambda: " serving on " in self.server.log(), what="replugd to serve")
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def route(self, pattern):
-        return next(r for r in self.status()["routes"] if r["route"] == pattern)
-
-    def serving_pids(self):
-        return sorted(w["pid"] for w in self.status()["workers"] if w["state"] == "serving")
-
-    def wait_all_serving(self, workers=2):
-        return harness.wait_for(lambda: len(self.serving_pids()) == workers and self.serving_pids(),
-                                what=f"{workers} workers serving")
-
+class Workers(harness.WorkersBehindNginx):
     def load(self, path, clients, stop):
         """CLIENTS keep-alive clients through nginx asking for PATH until STOP
         is set; returns the threads and a dict of answers by status."""
