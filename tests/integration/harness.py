@@ -476,3 +476,30 @@ class WorkersBehindNginx(TestCase):
         """Waits until WORKERS workers serve; returns their pids, sorted."""
         return wait_for(lambda: len(self.serving_pids()) == workers and self.serving_pids(),
                         what=f"{workers} workers serving")
+
+    def clients_asking(self, path, clients, stop, keep):
+        """CLIENTS keep-alive clients through nginx asking for PATH until STOP
+        is set; each answer goes to KEEP(status, body), one at a time.
+        Returns the threads."""
+        lock = threading.Lock()
+
+        def client():
+            http = HTTP(self.front.port)
+            try:
+                while not stop.is_set():
+                    status, body, _ = http.get(path)
+                    with lock:
+                        keep(status, body)
+            finally:
+                http.close()
+
+        return ClientThreads([client] * clients)
+
+    def load_by_status(self, path, clients, stop):
+        """clients_asking(); returns the threads and a dict of answers by status."""
+        answers = {}
+
+        def keep(status, body):
+            answers.setdefault(status, []).append(body)
+
+        return self.clients_asking(path, clients, stop, keep), answers

@@ -54,22 +54,9 @@ class Recycle(harness.WorkersBehindNginx):
         return re.findall(rf"worker recycled slot=\d+ pid=\d+ -> \d+ {limit} ", self.server.log())
 
     def load(self, path, clients, stop):
-        """CLIENTS keep-alive clients through nginx asking for PATH until
-        STOP is set; returns the threads and the answers' statuses."""
+        """clients_asking(); returns the threads and the answers, (status, body) each."""
         statuses = []
-        lock = threading.Lock()
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    with lock:
-                        statuses.append((status, body))
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client] * clients), statuses
+        return self.clients_asking(path, clients, stop, lambda status, body: statuses.append((status, body))), statuses
 
     def test_a_leaking_worker_is_recycled_at_max_rss_and_no_request_fails(self):
         self.module(test_module("leak"), "leak")

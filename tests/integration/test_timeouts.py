@@ -42,29 +42,13 @@ class Timeouts(harness.WorkersBehindNginx):
         finally:
             http.close()
 
-    def hammer(self, path, stop):
-        """One keep-alive client asking for PATH until STOP is set; returns
-        its thread and the answers it got, by status."""
-        answers = {}
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    answers.setdefault(status, []).append(body)
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client]), answers
-
     def test_a_spinning_handler_gets_504_and_its_worker_is_replaced(self):
         # One worker, so that the slow request surely shares it with the spinner.
         self.start("/hello=hello", "/spin=spin", "/slow=slow", workers=1, threads=4,
                    extra=("--handler-timeout", "/spin=1"))
         [old] = self.serving_pids()
         stop = threading.Event()
-        client, answers = self.hammer("/hello", stop)
+        client, answers = self.load_by_status("/hello", 1, stop)
         slow = {}
         try:
             harness.wait_for(lambda: len(answers.get(200, [])) > 20, what="load on /hello")

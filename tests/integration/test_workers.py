@@ -34,24 +34,6 @@ def children_of(pid):
 
 
 class Workers(harness.WorkersBehindNginx):
-    def load(self, path, clients, stop):
-        """CLIENTS keep-alive clients through nginx asking for PATH until STOP
-        is set; returns the threads and a dict of answers by status."""
-        answers = {}
-        lock = threading.Lock()
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    with lock:
-                        answers.setdefault(status, []).append(body)
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client] * clients), answers
-
     def test_a_crashing_handler_costs_only_its_own_request(self):
         self.module(example_module("hello"), "hello")
         self.module(test_module("crasher"), "crasher")
@@ -59,7 +41,7 @@ class Workers(harness.WorkersBehindNginx):
         self.start("/hello=hello", "/crash=crasher", workers=2, threads=4, extra=("--auto-rollback", "off"))
         master = self.server.pid
         stop = threading.Event()
-        clients, answers = self.load("/hello", 8, stop)
+        clients, answers = self.load_by_status("/hello", 8, stop)
         crash_answers = []
         try:
             harness.wait_for(lambda: len(answers.get(200, [])) > 100, what="load on /hello")
@@ -268,7 +250,7 @@ class Workers(harness.WorkersBehindNginx):
         pids = self.wait_all_serving(3)
         self.assertEqual(sorted(children_of(self.server.pid)), pids)
         stop = threading.Event()
-        clients, answers = self.load("/hello", 4, stop)
+        clients, answers = self.load_by_status("/hello", 4, stop)
         harness.wait_for(lambda: len(answers.get(200, [])) > 50, what="load")
         try:
             self.assertEqual(self.server.stop(), 0)
