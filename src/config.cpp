@@ -160,6 +160,15 @@ std::string where_set(const std::string& key, const std::vector<file_entry>& fil
     return "";
 }
 
+// "FILE:LINE: " of the first KEY = VALUE line of the file; "" when VALUE came
+// from the command line (options given many times: --route and the like).
+std::string where_set(const std::string& key, const std::string& value, const std::vector<file_entry>& file_entries,
+                      const std::string& file) {
+    for (const auto& entry : file_entries)
+        if (entry.key == key && entry.value == value) return file + ":" + std::to_string(entry.line) + ": ";
+    return "";
+}
+
 }  // namespace
 
 namespace {
@@ -498,13 +507,9 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
 
     if (values.count("route")) {
         // Name the file line of a bad route when it came from the file.
-        std::map<std::string, int> route_lines;
-        for (const auto& entry : file_entries)
-            if (entry.key == "route") route_lines.emplace(entry.value, entry.line);
         for (const auto& text : values["route"].as<std::vector<std::string>>()) {
             auto spec = parse_route(text);
-            auto line = route_lines.find(text);
-            std::string where = line == route_lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            std::string where = where_set("route", text, file_entries, file);
             if (!spec) return bad(where + "--route: " + spec.reason());
             for (const auto& other : result.routes)
                 if (other.pattern == spec->pattern)
@@ -514,12 +519,8 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
     }
 
     if (values.count("max-in-flight")) {
-        std::map<std::string, int> lines;
-        for (const auto& entry : file_entries)
-            if (entry.key == "max-in-flight") lines.emplace(entry.value, entry.line);
         for (const auto& text : values["max-in-flight"].as<std::vector<std::string>>()) {
-            auto line = lines.find(text);
-            std::string where = line == lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            std::string where = where_set("max-in-flight", text, file_entries, file);
             auto cap = parse_in_flight_cap(text, result.routes);
             if (!cap) return bad(where + cap.reason());
             for (const auto& other : result.max_in_flight)
@@ -529,12 +530,8 @@ outcome<config> parse_config(const std::vector<std::string>& args) {
         }
     }
     if (values.count("route-setting")) {
-        std::map<std::string, int> setting_lines;
-        for (const auto& entry : file_entries)
-            if (entry.key == "route-setting") setting_lines.emplace(entry.value, entry.line);
         for (const auto& text : values["route-setting"].as<std::vector<std::string>>()) {
-            auto line = setting_lines.find(text);
-            std::string where = line == setting_lines.end() ? "" : file + ":" + std::to_string(line->second) + ": ";
+            std::string where = where_set("route-setting", text, file_entries, file);
             if (auto why = add_route_setting(text, result.routes)) return bad(where + "--route-setting: " + why->reason);
         }
     }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "dev_error_page.hpp"
+#include "inotify_events.hpp"
 
 namespace replug {
 
@@ -183,41 +184,34 @@ void dev_mode::watch_directories() {
 }
 
 void dev_mode::handle_events() {
-    alignas(inotify_event) char buffer[64 * 1024];
     bool rewatch = false;
     auto now = clock::now();
     auto mark = [&](const std::string& name) { due_[name] = now + settings_.quiet; };
-    while (true) {
-        ssize_t n = ::read(inotify_fd_.get(), buffer, sizeof buffer);
-        if (n <= 0) break;
-        for (char* at = buffer; at < buffer + n;) {
-            auto* event = reinterpret_cast<inotify_event*>(at);
-            at += sizeof(inotify_event) + event->len;
-            if (event->mask & IN_Q_OVERFLOW) {  // events lost: look at everything again
-                rewatch = true;
-                for (const auto& [name, module] : scan_dev_directory(settings_.dir)) mark(name);
-                std::lock_guard lock(names_mutex_);
-                for (const auto& name : built_) mark(name);
-                continue;
-            }
-            auto directory = watched_.find(event->wd);
-            if (directory == watched_.end()) continue;
-            if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-                rewatch = true;
-                if (auto name = dev_module_of(directory->second)) mark(*name);
-                continue;
-            }
-            if (event->len == 0) continue;
-            auto relative = directory->second / event->name;
-            auto name = dev_module_of(relative);
-            if (!name) continue;
-            if ((event->mask & IN_ISDIR) && directory->second.empty()) rewatch = true;  // DIR/NAME/ came or went
-            if (event->mask & (IN_CREATE | IN_MODIFY))
-                writing_.try_emplace(*name, now);
-            if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) writing_.erase(*name);
-            mark(*name);
+    for_each_inotify_event(inotify_fd_.get(), [&](const inotify_event* event) {
+        if (event->mask & IN_Q_OVERFLOW) {  // events lost: look at everything again
+            rewatch = true;
+            for (const auto& [name, module] : scan_dev_directory(settings_.dir)) mark(name);
+            std::lock_guard lock(names_mutex_);
+            for (const auto& name : built_) mark(name);
+            return;
         }
-    }
+        auto directory = watched_.find(event->wd);
+        if (directory == watched_.end()) return;
+        if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+            rewatch = true;
+            if (auto name = dev_module_of(directory->second)) mark(*name);
+            return;
+        }
+        if (event->len == 0) return;
+        auto relative = directory->second / event->name;
+        auto name = dev_module_of(relative);
+        if (!name) return;
+        if ((event->mask & IN_ISDIR) && directory->second.empty()) rewatch = true;  // DIR/NAME/ came or went
+        if (event->mask & (IN_CREATE | IN_MODIFY))
+            writing_.try_emplace(*name, now);
+        if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) writing_.erase(*name);
+        mark(*name);
+    });
     if (rewatch) watch_directories();
 }
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "inotify_events.hpp"
+
 namespace replug {
 
 namespace {
@@ -153,53 +155,46 @@ void watcher::mark(const std::string& pattern, const std::filesystem::path& why)
 }
 
 void watcher::handle_events() {
-    alignas(inotify_event) char buffer[64 * 1024];
     bool rewatch = false;
-    while (true) {
-        ssize_t n = ::read(inotify_fd_.get(), buffer, sizeof buffer);
-        if (n <= 0) break;
-        for (char* at = buffer; at < buffer + n;) {
-            auto* event = reinterpret_cast<inotify_event*>(at);
-            at += sizeof(inotify_event) + event->len;
-            if (event->mask & IN_Q_OVERFLOW) {  // events lost: reload everything watched
-                for (const auto& [file, patterns] : files_)
-                    for (const auto& pattern : patterns) mark(pattern, file);
-                continue;
-            }
-            auto directory = directories_.find(event->wd);
-            if (directory == directories_.end()) continue;
-            if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-                rewatch = true;
-                continue;
-            }
-            if (event->len == 0) continue;
-            auto path = directory->second / event->name;
-            if (event->mask & IN_ISDIR) {
-                // A directory came or went: watch anew, and reload the routes
-                // with a candidate inside it (`mv build/ DIR/NAME`).
-                rewatch = true;
-                for (const auto& [file, patterns] : files_)
-                    if (file.native().starts_with(path.native() + "/"))
-                        for (const auto& pattern : patterns) mark(pattern, file);
-                continue;
-            }
-            constexpr std::uint32_t name_changes = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
-            if (auto link = links_.find(path); link != links_.end() && (event->mask & name_changes)) {
-                // A symlink on the way was repointed (`mv -T current.tmp
-                // current`, a ConfigMap's `..data`): the path names another
-                // file now; follow it anew and reload.
-                rewatch = true;
-                for (const auto& pattern : link->second) mark(pattern, path);
-            }
-            auto file = files_.find(path);
-            if (file == files_.end()) continue;
-            // The file may have come back as a symlink to another directory.
-            if (event->mask & name_changes) rewatch = true;
-            if (event->mask & (IN_CREATE | IN_MODIFY)) writing_.try_emplace(path, clock::now());
-            if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) writing_.erase(path);
-            for (const auto& pattern : file->second) mark(pattern, path);
+    for_each_inotify_event(inotify_fd_.get(), [&](const inotify_event* event) {
+        if (event->mask & IN_Q_OVERFLOW) {  // events lost: reload everything watched
+            for (const auto& [file, patterns] : files_)
+                for (const auto& pattern : patterns) mark(pattern, file);
+            return;
         }
-    }
+        auto directory = directories_.find(event->wd);
+        if (directory == directories_.end()) return;
+        if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+            rewatch = true;
+            return;
+        }
+        if (event->len == 0) return;
+        auto path = directory->second / event->name;
+        if (event->mask & IN_ISDIR) {
+            // A directory came or went: watch anew, and reload the routes
+            // with a candidate inside it (`mv build/ DIR/NAME`).
+            rewatch = true;
+            for (const auto& [file, patterns] : files_)
+                if (file.native().starts_with(path.native() + "/"))
+                    for (const auto& pattern : patterns) mark(pattern, file);
+            return;
+        }
+        constexpr std::uint32_t name_changes = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
+        if (auto link = links_.find(path); link != links_.end() && (event->mask & name_changes)) {
+            // A symlink on the way was repointed (`mv -T current.tmp
+            // current`, a ConfigMap's `..data`): the path names another
+            // file now; follow it anew and reload.
+            rewatch = true;
+            for (const auto& pattern : link->second) mark(pattern, path);
+        }
+        auto file = files_.find(path);
+        if (file == files_.end()) return;
+        // The file may have come back as a symlink to another directory.
+        if (event->mask & name_changes) rewatch = true;
+        if (event->mask & (IN_CREATE | IN_MODIFY)) writing_.try_emplace(path, clock::now());
+        if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) writing_.erase(path);
+        for (const auto& pattern : file->second) mark(pattern, path);
+    });
     if (rewatch) watch_directories();
 }
 

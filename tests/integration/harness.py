@@ -436,3 +436,70 @@ class TestCase(unittest.TestCase):
     def json_of(self, response):
         self.assertEqual(response.headers.get("content-type"), "application/json", response.text)
         return json.loads(response.text)
+
+
+class WorkersBehindNginx(TestCase):
+    """A test of replugd with worker processes behind the shipped nginx site:
+    start() runs both, status() reads the admin status through nginx."""
+
+    def start(self, *routes, workers=2, threads=2, extra=(), env=None):
+        """replugd with ROUTES, WORKERS worker processes of THREADS threads
+        each and EXTRA arguments, behind nginx; self.http talks to nginx."""
+        self.server = self.replugd(["--module-path", self.modules, "--listen-group", "www-data",
+                                    "--workers", str(workers), "--threads", str(threads), *extra,
+                                    *sum((["--route", r] for r in routes), [])], env=env)
+        self.front = self.nginx(self.server.address)
+        self.http = HTTP(self.front.port)
+        self.addCleanup(self.http.close)
+
+    def status(self):
+        status, body = self.http.admin("GET", "status")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def route(self, pattern):
+        return next(r for r in self.status()["routes"] if r["route"] == pattern)
+
+    def serving(self):
+        """The serving workers, by slot."""
+        return {w["slot"]: w for w in self.status()["workers"] if w["state"] == "serving"}
+
+    def serving_pids(self):
+        return sorted(w["pid"] for w in self.status()["workers"] if w["state"] == "serving")
+
+    def wait_serving(self, workers=2):
+        """Waits until WORKERS workers serve; returns them by slot."""
+        return wait_for(lambda: len(self.serving()) == workers and self.serving(),
+                        what=f"{workers} workers serving")
+
+    def wait_all_serving(self, workers=2):
+        """Waits until WORKERS workers serve; returns their pids, sorted."""
+        return wait_for(lambda: len(self.serving_pids()) == workers and self.serving_pids(),
+                        what=f"{workers} workers serving")
+
+    def clients_asking(self, path, clients, stop, keep):
+        """CLIENTS keep-alive clients through nginx asking for PATH until STOP
+        is set; each answer goes to KEEP(status, body), one at a time.
+        Returns the threads."""
+        lock = threading.Lock()
+
+        def client():
+            http = HTTP(self.front.port)
+            try:
+                while not stop.is_set():
+                    status, body, _ = http.get(path)
+                    with lock:
+                        keep(status, body)
+            finally:
+                http.close()
+
+        return ClientThreads([client] * clients)
+
+    def load_by_status(self, path, clients, stop):
+        """clients_asking(); returns the threads and a dict of answers by status."""
+        answers = {}
+
+        def keep(status, body):
+            answers.setdefault(status, []).append(body)
+
+        return self.clients_asking(path, clients, stop, keep), answers

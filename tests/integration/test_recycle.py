@@ -33,7 +33,7 @@ def resident_bytes(pid):
         return 0
 
 
-class Recycle(harness.TestCase):
+class Recycle(harness.WorkersBehindNginx):
     def get_once(self, path):
         """PATH through nginx on a connection of its own."""
         http = HTTP(self.front.port)
@@ -43,50 +43,20 @@ class Recycle(harness.TestCase):
             http.close()
 
     def start(self, *routes, workers=2, threads=2, extra=(), config=None):
-        args = ["--module-path", self.modules, "--listen-group", "www-data", "--workers", str(workers),
-                "--threads", str(threads), *extra, *sum((["--route", r] for r in routes), [])]
         if config is not None:
             self.config = os.path.join(self.dir, "replugd.conf")
             with open(self.config, "w") as f:
                 f.write(config)
-            args += ["--config", self.config]
-        self.server = self.replugd(args)
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def serving(self):
-        return {w["slot"]: w for w in self.status()["workers"] if w["state"] == "serving"}
-
-    def wait_serving(self, workers=2):
-        return harness.wait_for(lambda: len(self.serving()) == workers and self.serving(),
-                                what=f"{workers} workers serving")
+            extra = (*extra, "--config", self.config)
+        super().start(*routes, workers=workers, threads=threads, extra=extra)
 
     def recycled(self, limit):
         return re.findall(rf"worker recycled slot=\d+ pid=\d+ -> \d+ {limit} ", self.server.log())
 
     def load(self, path, clients, stop):
-        """CLIENTS keep-alive clients through nginx asking for PATH until
-        STOP is set; returns the threads and the answers' statuses."""
+        """clients_asking(); returns the threads and the answers, (status, body) each."""
         statuses = []
-        lock = threading.Lock()
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    with lock:
-                        statuses.append((status, body))
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client] * clients), statuses
+        return self.clients_asking(path, clients, stop, lambda status, body: statuses.append((status, body))), statuses
 
     def test_a_leaking_worker_is_recycled_at_max_rss_and_no_request_fails(self):
         self.module(test_module("leak"), "leak")

@@ -25,28 +25,12 @@ def alive(pid):
         return False
 
 
-class Timeouts(harness.TestCase):
+class Timeouts(harness.WorkersBehindNginx):
     def start(self, *routes, workers=2, threads=2, extra=()):
         self.module(example_module("hello"), "hello")
         self.module(test_module("spin"), "spin")
         self.module(test_module("slow_v1"), "slow")
-        self.server = self.replugd(["--module-path", self.modules, "--listen-group", "www-data",
-                                    "--workers", str(workers), "--threads", str(threads), *extra,
-                                    *sum((["--route", r] for r in routes), [])])
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def route(self, pattern):
-        return next(r for r in self.status()["routes"] if r["route"] == pattern)
-
-    def serving_pids(self):
-        return sorted(w["pid"] for w in self.status()["workers"] if w["state"] == "serving")
+        super().start(*routes, workers=workers, threads=threads, extra=extra)
 
     def timed_get(self, path):
         """GET PATH on a connection of its own: (status, body, seconds)."""
@@ -58,29 +42,13 @@ class Timeouts(harness.TestCase):
         finally:
             http.close()
 
-    def hammer(self, path, stop):
-        """One keep-alive client asking for PATH until STOP is set; returns
-        its thread and the answers it got, by status."""
-        answers = {}
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    answers.setdefault(status, []).append(body)
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client]), answers
-
     def test_a_spinning_handler_gets_504_and_its_worker_is_replaced(self):
         # One worker, so that the slow request surely shares it with the spinner.
         self.start("/hello=hello", "/spin=spin", "/slow=slow", workers=1, threads=4,
                    extra=("--handler-timeout", "/spin=1"))
         [old] = self.serving_pids()
         stop = threading.Event()
-        client, answers = self.hammer("/hello", stop)
+        client, answers = self.load_by_status("/hello", 1, stop)
         slow = {}
         try:
             harness.wait_for(lambda: len(answers.get(200, [])) > 20, what="load on /hello")

@@ -33,49 +33,7 @@ def children_of(pid):
     return found
 
 
-class Workers(harness.TestCase):
-    def start(self, *routes, workers=2, threads=2, extra=(), env=None):
-        self.server = self.replugd(["--module-path", self.modules, "--listen-group", "www-data",
-                                    "--workers", str(workers), "--threads", str(threads), *extra,
-                                    *sum((["--route", r] for r in routes), [])], env=env)
-        harness.wait_for(lambda: " serving on " in self.server.log(), what="replugd to serve")
-        self.front = self.nginx(self.server.address)
-        self.http = HTTP(self.front.port)
-        self.addCleanup(self.http.close)
-
-    def status(self):
-        status, body = self.http.admin("GET", "status")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def route(self, pattern):
-        return next(r for r in self.status()["routes"] if r["route"] == pattern)
-
-    def serving_pids(self):
-        return sorted(w["pid"] for w in self.status()["workers"] if w["state"] == "serving")
-
-    def wait_all_serving(self, workers=2):
-        return harness.wait_for(lambda: len(self.serving_pids()) == workers and self.serving_pids(),
-                                what=f"{workers} workers serving")
-
-    def load(self, path, clients, stop):
-        """CLIENTS keep-alive clients through nginx asking for PATH until STOP
-        is set; returns the threads and a dict of answers by status."""
-        answers = {}
-        lock = threading.Lock()
-
-        def client():
-            http = HTTP(self.front.port)
-            try:
-                while not stop.is_set():
-                    status, body, _ = http.get(path)
-                    with lock:
-                        answers.setdefault(status, []).append(body)
-            finally:
-                http.close()
-
-        return harness.ClientThreads([client] * clients), answers
-
+class Workers(harness.WorkersBehindNginx):
     def test_a_crashing_handler_costs_only_its_own_request(self):
         self.module(example_module("hello"), "hello")
         self.module(test_module("crasher"), "crasher")
@@ -83,7 +41,7 @@ class Workers(harness.TestCase):
         self.start("/hello=hello", "/crash=crasher", workers=2, threads=4, extra=("--auto-rollback", "off"))
         master = self.server.pid
         stop = threading.Event()
-        clients, answers = self.load("/hello", 8, stop)
+        clients, answers = self.load_by_status("/hello", 8, stop)
         crash_answers = []
         try:
             harness.wait_for(lambda: len(answers.get(200, [])) > 100, what="load on /hello")
@@ -292,7 +250,7 @@ class Workers(harness.TestCase):
         pids = self.wait_all_serving(3)
         self.assertEqual(sorted(children_of(self.server.pid)), pids)
         stop = threading.Event()
-        clients, answers = self.load("/hello", 4, stop)
+        clients, answers = self.load_by_status("/hello", 4, stop)
         harness.wait_for(lambda: len(answers.get(200, [])) > 50, what="load")
         try:
             self.assertEqual(self.server.stop(), 0)

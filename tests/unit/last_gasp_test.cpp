@@ -43,6 +43,9 @@
 #include "test_support.hpp"
 
 using replug::thread_state;
+using replug::testing::fastcgi_record;
+using replug::testing::name_value;
+using replug::testing::record;
 
 namespace {
 
@@ -55,23 +58,6 @@ const std::string crash_answer =
     "Status: 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInternal Server Error\n";
 
 // ---- FastCGI, as nginx sends it and as the parent reads the answer ----
-
-std::string record(unsigned char type, int id, std::string_view content) {
-    std::string bytes{static_cast<char>(FCGI_VERSION_1),
-                      static_cast<char>(type),
-                      static_cast<char>((id >> 8) & 0xff),
-                      static_cast<char>(id & 0xff),
-                      static_cast<char>((content.size() >> 8) & 0xff),
-                      static_cast<char>(content.size() & 0xff),
-                      0,
-                      0};
-    return bytes.append(content);
-}
-
-std::string name_value(std::string_view name, std::string_view value) {  // both under 128 bytes
-    std::string bytes{static_cast<char>(name.size()), static_cast<char>(value.size())};
-    return bytes.append(name).append(value);
-}
 
 // A POST of BODY to /crash with keep-alive, as request REQUEST_ID.
 std::string fastcgi_request(std::string_view body) {
@@ -86,25 +72,10 @@ std::string fastcgi_request(std::string_view body) {
     return bytes + record(FCGI_STDIN, request_id, {});
 }
 
-struct fastcgi_record {
-    int type = 0;
-    int id = 0;
-    std::string content;
-};
-
-// BYTES as FastCGI records; a record cut short fails the test.
+// BYTES as FastCGI records, each of version 1; a record cut short fails the test.
 std::vector<fastcgi_record> records_of(std::string_view bytes) {
-    std::vector<fastcgi_record> records;
-    while (!bytes.empty()) {
-        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN, "a FastCGI header cut short");
-        auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
-        BOOST_REQUIRE_EQUAL(byte(0), FCGI_VERSION_1);
-        std::size_t length = byte(4) * 256u + byte(5);
-        std::size_t padding = byte(6);
-        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN + length + padding, "a FastCGI record cut short");
-        records.push_back({byte(1), byte(2) * 256 + byte(3), std::string(bytes.substr(FCGI_HEADER_LEN, length))});
-        bytes.remove_prefix(FCGI_HEADER_LEN + length + padding);
-    }
+    auto records = replug::testing::records_of(bytes);
+    for (const auto& each : records) BOOST_REQUIRE_EQUAL(each.version, FCGI_VERSION_1);
     return records;
 }
 

@@ -1,10 +1,13 @@
 // What the unit tests share: where the built modules are, a temporary
 // directory per test, the two ways a user replaces a module file, a fake
-// request/response pair to call a loaded handler with, and a look at this
-// process's memory map to see which private copies are still mapped.
+// request/response pair to call a loaded handler with, a look at this
+// process's memory map to see which private copies are still mapped, and
+// FastCGI records as a front server writes them and as a test reads them.
 #ifndef REPLUG_TEST_SUPPORT_HPP
 #define REPLUG_TEST_SUPPORT_HPP
 
+#include <boost/test/unit_test.hpp>
+#include <fastcgi.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -278,6 +281,49 @@ inline fake_response call(handler_function* handler, std::string path = "/", std
     fake_response res;
     handler(req, res);
     return res;
+}
+
+// ---- FastCGI, as nginx sends it and as a test reads the answer ----
+
+// One unpadded record of TYPE for request ID carrying CONTENT.
+inline std::string record(unsigned char type, int id, std::string_view content) {
+    std::string bytes{static_cast<char>(FCGI_VERSION_1),
+                      static_cast<char>(type),
+                      static_cast<char>((id >> 8) & 0xff),
+                      static_cast<char>(id & 0xff),
+                      static_cast<char>((content.size() >> 8) & 0xff),
+                      static_cast<char>(content.size() & 0xff),
+                      0,
+                      0};
+    return bytes.append(content);
+}
+
+inline std::string name_value(std::string_view name, std::string_view value) {  // both under 128 bytes
+    std::string bytes{static_cast<char>(name.size()), static_cast<char>(value.size())};
+    return bytes.append(name).append(value);
+}
+
+struct fastcgi_record {
+    int version = 0;
+    int type = 0;
+    int id = 0;
+    std::string content;
+};
+
+// BYTES as FastCGI records; a record cut short fails the test.
+inline std::vector<fastcgi_record> records_of(std::string_view bytes) {
+    std::vector<fastcgi_record> records;
+    while (!bytes.empty()) {
+        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN, "a FastCGI header cut short");
+        auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+        std::size_t length = byte(4) * 256u + byte(5);
+        std::size_t padding = byte(6);
+        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN + length + padding, "a FastCGI record cut short");
+        records.push_back(
+            {byte(0), byte(1), byte(2) * 256 + byte(3), std::string(bytes.substr(FCGI_HEADER_LEN, length))});
+        bytes.remove_prefix(FCGI_HEADER_LEN + length + padding);
+    }
+    return records;
 }
 
 }  // namespace replug::testing

@@ -29,28 +29,14 @@
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
+using replug::testing::name_value;
+using replug::testing::record;
+using replug::testing::records_of;
 using replug::testing::temp_dir;
 
 namespace {
 
 constexpr int request_id = 3;
-
-std::string record(unsigned char type, int id, std::string_view content) {
-    std::string bytes{static_cast<char>(FCGI_VERSION_1),
-                      static_cast<char>(type),
-                      static_cast<char>((id >> 8) & 0xff),
-                      static_cast<char>(id & 0xff),
-                      static_cast<char>((content.size() >> 8) & 0xff),
-                      static_cast<char>(content.size() & 0xff),
-                      0,
-                      0};
-    return bytes.append(content);
-}
-
-std::string name_value(std::string_view name, std::string_view value) {  // both under 128 bytes
-    std::string bytes{static_cast<char>(name.size()), static_cast<char>(value.size())};
-    return bytes.append(name).append(value);
-}
 
 // GET /slow?QUERY with keep-alive, as nginx sends it.
 std::string fastcgi_get(std::string_view query) {
@@ -70,18 +56,11 @@ struct answer {
 
 answer parse(std::string_view bytes) {
     answer got;
-    while (!bytes.empty()) {
-        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN, "a FastCGI header cut short");
-        auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
-        std::size_t length = byte(4) * 256u + byte(5);
-        std::size_t padding = byte(6);
-        BOOST_REQUIRE_MESSAGE(bytes.size() >= FCGI_HEADER_LEN + length + padding, "a FastCGI record cut short");
-        BOOST_TEST(byte(2) * 256 + byte(3) == request_id);
-        auto content = bytes.substr(FCGI_HEADER_LEN, length);
-        if (byte(1) == FCGI_STDOUT && content.empty()) ++got.empty_stdouts;
-        if (byte(1) == FCGI_STDOUT) got.output.append(content);
-        if (byte(1) == FCGI_END_REQUEST) ++got.end_requests;
-        bytes.remove_prefix(FCGI_HEADER_LEN + length + padding);
+    for (const auto& each : records_of(bytes)) {
+        BOOST_TEST(each.id == request_id);
+        if (each.type == FCGI_STDOUT && each.content.empty()) ++got.empty_stdouts;
+        if (each.type == FCGI_STDOUT) got.output.append(each.content);
+        if (each.type == FCGI_END_REQUEST) ++got.end_requests;
     }
     return got;
 }
