@@ -62,6 +62,8 @@ class FreshRoot(unittest.TestCase):
             story = [line for line in output.splitlines() if re.fullmatch(r"\w+ version of code", line)]
             self.assertEqual(story, ["First version of code", "Second version of code", "Third version of code"],
                              output[-20000:])
+            # And the guestbook: a form posted, a cookie set, the book read back with it.
+            self.assertIn("<li><b>Demo</b>: Hello &amp; welcome</li>", output)
             # It did start from nothing: install-deps installed the demo tier.
             self.assertIn("install-deps: installing g++ meson", output)
             self.assertRegex(output, r"fresh-root: packages the test tier would install: [1-9]")
