@@ -21,7 +21,10 @@ namespace replug {
 
 namespace {
 
-constexpr int backlog = 1024;
+// As deep as the kernel allows (net.core.somaxconn caps it; 4096 on Debian
+// 12): nginx connects to a unix socket without waiting, and a full backlog
+// is a 502 there ("Resource temporarily unavailable").
+constexpr int backlog = 4096;
 
 bool is_listening_socket(int fd) {
     int listening = 0;

@@ -65,8 +65,10 @@ def parse_stdout(data):
 def connect(address, timeout=10):
     if address.startswith("unix:"):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
+        # Blocking while it connects: a non-blocking connect to a unix socket whose
+        # backlog is full fails at once (EAGAIN) instead of waiting for the accept.
         sock.connect(address[5:])
+        sock.settimeout(timeout)
     else:
         host, _, port = address.rpartition(":")
         sock = socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout)
