@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bare_request.hpp"
 #include "signals.hpp"
 #include "text.hpp"
 
@@ -15,7 +16,7 @@ namespace replug {
 namespace {
 
 // A forwarded admin request, as the admin endpoints read it.
-class forwarded_request final : public request {
+class forwarded_request final : public bare_request {
 public:
     explicit forwarded_request(const admin_call& call) : call_(call) {}
 
@@ -32,24 +33,17 @@ public:
         return equal_ignoring_case(name, "Authorization") ? std::string_view(call_.authorization) : std::string_view();
     }
     std::string_view body() override { return {}; }
-    std::size_t arg_count(std::string_view) override { return 0; }
-    std::string_view arg_at(std::string_view, std::size_t) override { return {}; }
-    std::string_view cookie(std::string_view) override { return {}; }
-    upload file(std::string_view) override { return {}; }
-    std::string_view setting(std::string_view) const noexcept override { return {}; }
-    void write_log(log_level, std::string_view) override {}
 
 private:
     const admin_call& call_;
 };
 
 // The answer being written, kept to send back whole.
-class buffered_response final : public response {
+class buffered_response final : public bare_response {
 public:
     void status(int code) noexcept override { answer.status = code; }
     void header(std::string_view name, std::string_view value) override { answer.headers.emplace_back(name, value); }
     void write(std::string_view data) override { answer.body.append(data); }
-    void set_cookie(std::string_view, std::string_view, const cookie_options&) override {}
 
     admin_answer answer;
 };

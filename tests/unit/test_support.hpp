@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "bare_request.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
 #include "replug/module.hpp"
@@ -224,7 +225,7 @@ inline bool file_is_mapped(const fs::path& file) {
 }
 
 // One request and its response, as a handler sees them.
-class fake_request final : public request {
+class fake_request final : public bare_request {
 public:
     std::string method_text = "GET";
     std::string path_text = "/";
@@ -247,15 +248,9 @@ public:
         return {};
     }
     std::string_view body() override { return body_text; }
-    std::size_t arg_count(std::string_view) override { return 0; }
-    std::string_view arg_at(std::string_view, std::size_t) override { return {}; }
-    std::string_view cookie(std::string_view) override { return {}; }
-    upload file(std::string_view) override { return {}; }
-    std::string_view setting(std::string_view) const noexcept override { return {}; }
-    void write_log(log_level, std::string_view) override {}
 };
 
-class fake_response final : public response {
+class fake_response final : public bare_response {
 public:
     int code = 200;
     std::vector<std::pair<std::string, std::string>> headers;
@@ -264,7 +259,6 @@ public:
     void status(int value) noexcept override { code = value; }
     void header(std::string_view name, std::string_view value) override { headers.emplace_back(name, value); }
     void write(std::string_view data) override { body += data; }
-    void set_cookie(std::string_view, std::string_view, const cookie_options&) override {}
 
     std::string header_value(std::string_view name) const {
         for (const auto& [key, value] : headers)
