@@ -320,9 +320,8 @@ outcome<std::uint64_t> parse_byte_size(std::string_view text) {
 bool loopback_address(std::string_view address) {
     if (address.starts_with("unix:")) return true;
     auto split = split_host_port(address);
-    if (!split) return false;
-    const std::string& host = split->host;
-    return host == "localhost" || host == "::1" || host.starts_with("127.");
+    // An empty host binds every interface: ":PORT" listens beyond loopback.
+    return split && !split->host.empty() && is_loopback_host(split->host);
 }
 
 outcome<std::chrono::milliseconds> parse_seconds(std::string_view option, std::string_view text) {
