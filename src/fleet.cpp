@@ -6,11 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iomanip>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "process.hpp"
 
 namespace replug {
 
@@ -40,14 +41,6 @@ std::string milliseconds(double value) {
     std::ostringstream text;
     text << std::fixed << std::setprecision(2) << value << "ms";
     return text.str();
-}
-
-// PID's resident set, from /proc/PID/statm (pages); 0 when it is gone.
-std::uint64_t resident_bytes(pid_t pid) {
-    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-    std::uint64_t size = 0, resident = 0;
-    if (!(statm >> size >> resident)) return 0;
-    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // Why a worker the master did not stop ended.
@@ -651,7 +644,7 @@ worker_status fleet::describe_worker(const worker_process& worker, clock::time_p
     if (entry.pid > 0) {
         entry.age_seconds = std::chrono::duration<double>(now - worker.started).count();
         entry.requests = board_.worker(worker.slot).requests.load(std::memory_order_relaxed);
-        entry.rss_bytes = resident_bytes(entry.pid);
+        entry.rss_bytes = resident_bytes(entry.pid).value_or(0);
         entry.rss_kib = entry.rss_bytes / 1024;
         for (unsigned t = 0; t < board_.threads_per_worker(); ++t) {
             auto reading = board_.thread(worker.slot, t).read();
@@ -998,7 +991,7 @@ void fleet::recycle_due() {
         if (worker.phase != worker_phase::serving) continue;
         worker_reading reading{position, static_cast<unsigned>(workers_.size()),
                                board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
-                               resident_bytes(worker.pid), now - worker.started};
+                               resident_bytes(worker.pid).value_or(0), now - worker.started};
         // Every worker past its limit, not only the first: with one a tick,
         // a busy worker behind one that keeps reaching its limit waited for
         // ever (seen: 8,710 requests served against a limit of 1,125).

@@ -65,6 +65,13 @@ std::optional<std::uint64_t> boot_time_seconds() {
 
 }  // namespace
 
+std::optional<std::uint64_t> resident_bytes(pid_t pid) {
+    std::ifstream statm(proc_path(pid, "statm"));
+    std::uint64_t size, resident;
+    if (!(statm >> size >> resident)) return std::nullopt;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 process_usage read_process_usage(pid_t pid) {
     process_usage usage;
     auto ticks = stat_field(pid, 22);  // starttime, in clock ticks after boot
@@ -72,9 +79,7 @@ process_usage read_process_usage(pid_t pid) {
     long per_second = ::sysconf(_SC_CLK_TCK);
     if (ticks && boot && per_second > 0)
         usage.start_time_seconds = static_cast<double>(*boot) + static_cast<double>(*ticks) / static_cast<double>(per_second);
-    std::ifstream statm(proc_path(pid, "statm"));
-    std::uint64_t size, resident;
-    if (statm >> size >> resident) usage.resident_bytes = resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    usage.resident_bytes = resident_bytes(pid);
     if (DIR* fds = ::opendir(proc_path(pid, "fd").c_str())) {
         std::uint64_t count = 0;
         while (auto* entry = ::readdir(fds))

@@ -32,6 +32,9 @@ struct process_usage {
 };
 process_usage read_process_usage(pid_t pid);
 
+// PID's resident memory in bytes, from /proc/PID/statm; nullopt when it is gone.
+std::optional<std::uint64_t> resident_bytes(pid_t pid);
+
 // The number of CPUs a cgroup v2 cpu.max line allows ("QUOTA PERIOD" in
 // microseconds, rounded up), at most CORES and at least 1; CORES when the
 // line says "max" (no quota), or "-1" (cgroup v1's way), or cannot be read.
