@@ -1106,15 +1106,6 @@ void fleet::read_last_words(worker_process& worker) {
     }
 }
 
-namespace {
-
-std::uint64_t monotonic_nanoseconds() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-}  // namespace
-
 void fleet::check_handlers() {
     auto grace = static_cast<std::uint64_t>(std::chrono::nanoseconds(settings_.handler_timeout_grace).count());
     auto now = monotonic_nanoseconds();

@@ -81,12 +81,6 @@ T* object_at(void* base, std::size_t offset) {
     return std::launder(reinterpret_cast<T*>(static_cast<char*>(base) + offset));
 }
 
-std::uint64_t monotonic_nanoseconds() noexcept {
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
 std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
@@ -404,6 +398,12 @@ void scoreboard::clear_route(std::uint32_t route_slot) noexcept {
         for (auto& count : route.latency_.counts_) count.store(0, std::memory_order_relaxed);
         route.latency_.sum_nanoseconds_.store(0, std::memory_order_relaxed);
     }
+}
+
+std::uint64_t monotonic_nanoseconds() noexcept {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
 }  // namespace replug

@@ -55,6 +55,11 @@ enum class thread_state : std::uint32_t {
     crashed,     // died of signal_number inside that handler call
 };
 
+// CLOCK_MONOTONIC in nanoseconds: the clock of started_monotonic_ns below,
+// the same in every process. A vDSO read, no system call where the vDSO
+// serves it.
+std::uint64_t monotonic_nanoseconds() noexcept;
+
 // One reading of a thread slot, taken between two writes of its owner.
 struct thread_reading {
     thread_state state = thread_state::idle;

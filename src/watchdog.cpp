@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "last_gasp.hpp"
+#include "scoreboard.hpp"
 
 namespace replug {
 
@@ -49,12 +50,6 @@ constexpr std::string_view gateway_timeout =
     "Gateway Timeout: the handler did not answer in time\n";
 
 constinit thread_local watchdog::cell* current_cell = nullptr;
-
-std::uint64_t monotonic_nanoseconds() noexcept {
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
 
 std::string seconds_text(double seconds) {
     std::ostringstream text;
