@@ -2,17 +2,9 @@
 
 #include <algorithm>
 
+#include "text.hpp"
+
 namespace replug {
-
-namespace {
-
-std::string_view trim_blanks(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
-}  // namespace
 
 std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
     std::vector<cookie_pair> pairs;

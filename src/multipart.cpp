@@ -13,17 +13,6 @@ failure bad(const std::string& why) { return failure{"multipart body: " + why, f
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim_blanks(std::string_view text) {
-    while (!text.empty() && blank(text.front())) text.remove_prefix(1);
-    while (!text.empty() && blank(text.back())) text.remove_suffix(1);
-    return text;
-}
-
-// RFC 7230 tchar: what a header name or a parameter name is made of.
-bool token_char(char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 struct parameter {
     std::string name;  // in lower case

@@ -11,11 +11,6 @@ namespace {
 
 constexpr std::size_t max_cookie_bytes = 4096;
 
-bool token_byte(unsigned char c) {
-    if (c <= 0x20 || c >= 0x7f) return false;
-    return std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) == std::string_view::npos;
-}
-
 // %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
 bool cookie_octet(unsigned char c) {
     return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) || (c >= 0x3c && c <= 0x5b) ||
@@ -50,7 +45,7 @@ void check_attribute(std::string_view name, const char* attribute, std::string_v
 
 std::string set_cookie_header(std::string_view name, std::string_view value, const cookie_options& options) {
     if (name.empty()) refuse(name, "the name is empty");
-    if (!all_bytes(name, token_byte))
+    if (!all_bytes(name, token_char))
         refuse(name, "the name must be a token: no controls, spaces or any of ()<>@,;:\\\"/[]?={}");
     std::string_view inner = value;
     if (inner.size() >= 2 && inner.front() == '"' && inner.back() == '"') inner = inner.substr(1, inner.size() - 2);

@@ -15,6 +15,11 @@ namespace replug {
 
 // TEXT without leading and trailing spaces, tabs, CR and LF.
 std::string trim(std::string_view text);
+// TEXT without leading and trailing spaces and tabs (HTTP's optional white
+// space), as a view into it.
+std::string_view trim_blanks(std::string_view text);
+// RFC 7230's tchar: what a header name, a cookie name or a parameter name is made of.
+bool token_char(char c);
 
 // The number TEXT spells in ASCII decimal digits, nothing else (no sign, no
 // space); nullopt when it does not, or does not fit.
