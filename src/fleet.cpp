@@ -706,7 +706,7 @@ void fleet::answer_admin(unsigned slot, const std::function<admin_answer(const a
         if (!notice)
             log_.error("worker slot=", slot, ": ", notice.reason());
         else if (auto* worker = in_board_slot(slot))
-            retire(*worker, *notice);
+            retire(*worker, *notice, true);
         return;
     }
     auto call = decode_admin_call(message.fields);
@@ -846,14 +846,17 @@ void fleet::reap() {
         worker->phase = worker_phase::waiting;
         worker->control.reset();
         worker->admin.reset();
-        worker->previous_exit = worker->ended_because.empty()
-                                    ? child.description + (killed ? " (by the master)" : "")
-                                    : worker->ended_because + " (" + child.description + ")";
-        if (!worker->ended_because.empty())
-            note_ended(worker->position, {"timeout", worker->ended_because});
-        else if (!planned)
-            note_ended(worker->position, end_of(child, killed));
-        worker->ended_because.clear();
+        if (worker->ends_as) {
+            const auto& end = *worker->ends_as;
+            worker->previous_exit =
+                (end.reason == "timeout" ? end.detail : end.reason + " (" + end.detail + ")") + " (" +
+                child.description + ")";
+            note_ended(worker->position, end);
+        } else {
+            worker->previous_exit = child.description + (killed ? " (by the master)" : "");
+            if (!planned) note_ended(worker->position, end_of(child, killed));
+        }
+        worker->ends_as.reset();
         worker->killed_wedged = false;
         if (!planned && !killed) attribute_crash(*worker, child);
         board_.reset_worker(worker->slot);
@@ -953,6 +956,7 @@ void fleet::set_limits(const serving_limits& limits) {
                   " max-rss=", limits.recycle.max_rss_mib, "MiB max-lifetime=", limits.recycle.max_lifetime.count(),
                   "s (0: off)");
     limits_ = limits;
+    board_.max_rss_bytes().store(limits.recycle.max_rss_mib << 20, std::memory_order_relaxed);
     publish_caps();
 }
 
@@ -1082,15 +1086,29 @@ void fleet::drained(const worker_process& worker, const ended_child& ended) {
 
 // Handler timeouts.
 
-void fleet::note_ending(worker_process& worker, std::string reason) {
-    worker.ended_because = std::move(reason);
+void fleet::note_ending(worker_process& worker, worker_end end) {
+    worker.ends_as = std::move(end);
 }
 
-void fleet::retire(worker_process& worker, const retiring_notice& notice) {
+void fleet::retire(worker_process& worker, const retiring_notice& notice, bool alive) {
     if (worker.ended_by_master != ending::none || worker.pid <= 0) return;  // it ends anyway
     worker.phase = worker_phase::stopping;
     worker.ended_by_master = ending::retired;
-    note_ending(worker, notice.reason + " on route " + notice.route);
+    if (notice.reason == "max-rss") {
+        note_ending(worker, {"recycled", "max-rss"});
+        log_.info("worker retiring slot=", worker.slot, " pid=", worker.pid, " reason=max-rss after a request for ",
+                  notice.route, ": it takes no new requests and exits once its requests are done");
+        auto position = worker.position;
+        if (alive && position < workers_.size() && &workers_[position] == &worker) {
+            // Its replacement starts now, not once it has drained.
+            worker_reading reading{position, static_cast<unsigned>(workers_.size()),
+                                   board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
+                                   resident_bytes(worker.pid).value_or(0), clock::now() - worker.started};
+            replace_gracefully(position, "max-rss", reading);
+        }
+        return;
+    }
+    note_ending(worker, {"timeout", notice.reason + " on route " + notice.route});
     log_.warn("worker retiring slot=", worker.slot, " pid=", worker.pid, " reason=", notice.reason,
               " route=", notice.route, ": replaced when it exits (killed if a handler still holds it at timeout + ",
               std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s)");
@@ -1102,7 +1120,7 @@ void fleet::read_last_words(worker_process& worker) {
         auto message = worker.admin->receive(0ms);
         if (!message) return;
         if (message.fields[0] != "retiring") continue;  // an admin request nobody is left to answer
-        if (auto notice = decode_retiring(message.fields)) retire(worker, *notice);
+        if (auto notice = decode_retiring(message.fields)) retire(worker, *notice, false);
     }
 }
 
@@ -1135,8 +1153,10 @@ void fleet::check_handlers() {
                    static_cast<double>(wedged->timeout_ns) / 1e9, "s + grace ",
                    std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s); requests lost=", lost,
                    answered ? " (still running within their timeouts)" : " (its watchdog answered none: wedged)");
-        if (!answered) note_ending(worker, "timeout on route " + pattern + ", wedged");
-        worker.ended_because += "; killed at timeout + grace, " + std::to_string(lost) + " request(s) lost";
+        if (!answered || !worker.ends_as || worker.ends_as->reason != "timeout")
+            note_ending(worker, {"timeout", "timeout on route " + pattern + ", wedged"});
+        if (worker.ends_as)
+            worker.ends_as->detail += "; killed at timeout + grace, " + std::to_string(lost) + " request(s) lost";
         worker.ended_by_master = ending::retired;
         worker.phase = worker_phase::stopping;
         worker.killed_wedged = true;

@@ -162,7 +162,7 @@ private:
         clock::time_point due;  // when a waiting slot starts its next worker
         std::string previous_exit;
         std::optional<worker_end> previous_end;
-        std::string ended_because;  // note_ended: why it ends, when it is known before it does
+        std::optional<worker_end> ends_as;  // note_ending: why it ends, when it is known before it does
         bool killed_wedged = false;  // check_handlers sent it SIGKILL
     };
 
@@ -252,10 +252,12 @@ private:
     // Handler timeouts (the watchdog in the worker answers them; see watchdog.hpp).
     // Records why WORKER ends, before it does (reap() passes it on to
     // note_ended and previous_exit).
-    void note_ending(worker_process& worker, std::string reason) REQUIRES(mutex_);
-    // Worker WORKER said it retires (a handler timed out): it is out of
-    // every transaction from now on, and replaced, at once, when it exits.
-    void retire(worker_process& worker, const retiring_notice& notice) REQUIRES(mutex_);
+    void note_ending(worker_process& worker, worker_end end) REQUIRES(mutex_);
+    // Worker WORKER said it retires: it is out of every transaction from now
+    // on. After a handler timeout it is replaced, at once, when it exits;
+    // past --max-rss, while ALIVE (the notice was read from a living
+    // worker), its replacement starts now, in a spare scoreboard slot.
+    void retire(worker_process& worker, const retiring_notice& notice, bool alive) REQUIRES(mutex_);
     // Reads what WORKER's admin channel still holds, for a retiring notice
     // sent just before it exited.
     void read_last_words(worker_process& worker) REQUIRES(mutex_);

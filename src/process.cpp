@@ -1,11 +1,14 @@
 #include "process.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -70,6 +73,28 @@ std::optional<std::uint64_t> resident_bytes(pid_t pid) {
     std::uint64_t size, resident;
     if (!(statm >> size >> resident)) return std::nullopt;
     return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+resident_check::resident_check() : statm_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) {}
+
+bool resident_check::over(std::uint64_t limit) noexcept {
+    if (limit == 0 || !statm_) return false;
+    std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
+    std::int64_t last = last_read_ns_.load(std::memory_order_relaxed);
+    if (now - last < 1'000'000 || !last_read_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed))
+        return false;  // read a moment ago, or another thread reads it now
+    char text[128];
+    ssize_t got = ::pread(statm_.get(), text, sizeof text, 0);  // "SIZE RESIDENT SHARED ..." in pages
+    if (got <= 0) return false;
+    const char* end = text + got;
+    std::uint64_t size = 0, resident = 0;
+    auto first = std::from_chars(text, end, size);
+    if (first.ec != std::errc{} || first.ptr == end) return false;
+    if (std::from_chars(first.ptr + 1, end, resident).ec != std::errc{}) return false;
+    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    return resident * page >= limit;
 }
 
 process_usage read_process_usage(pid_t pid) {

@@ -6,11 +6,13 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
 #include "log.hpp"
+#include "unique_fd.hpp"
 
 namespace replug {
 
@@ -34,6 +36,23 @@ process_usage read_process_usage(pid_t pid);
 
 // PID's resident memory in bytes, from /proc/PID/statm; nullopt when it is gone.
 std::optional<std::uint64_t> resident_bytes(pid_t pid);
+
+// Whether this process has grown past a resident size, as a worker asks
+// after each request under --max-rss. /proc/self/statm stays open and is
+// read at most once a millisecond, whichever thread asks: a read costs a
+// few microseconds, a request through nginx some tens.
+class resident_check {
+public:
+    resident_check();
+    // True when a read now finds the resident size at LIMIT bytes or more;
+    // false when LIMIT is 0, another read was less than a millisecond ago,
+    // or /proc cannot be read.
+    bool over(std::uint64_t limit) noexcept;
+
+private:
+    unique_fd statm_;
+    std::atomic<std::int64_t> last_read_ns_{0};
+};
 
 // The number of CPUs a cgroup v2 cpu.max line allows ("QUOTA PERIOD" in
 // microseconds, rounded up), at most CORES and at least 1; CORES when the

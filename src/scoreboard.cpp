@@ -23,12 +23,13 @@ namespace {
 constexpr std::uint64_t board_magic = 0x425347554c504552;
 // Bump on any change to the region's layout: a worker from another build
 // then refuses the board instead of misreading it.
-constexpr std::uint32_t layout_version = 3;
+constexpr std::uint32_t layout_version = 4;
 constexpr unsigned max_workers = 1024;
 constexpr unsigned max_threads = 1024;
 
 // Written once by create() before any worker exists; magic last. Only
-// stopping changes later (the master sets it, workers read it).
+// stopping and max_rss_bytes change later (the master sets them, workers
+// read them).
 struct alignas(64) board_header {
     std::atomic<std::uint64_t> magic;
     std::atomic<std::uint64_t> size;  // bytes, the whole region
@@ -41,6 +42,7 @@ struct alignas(64) board_header {
     std::atomic<std::uint32_t> route_counters_size;
     std::atomic<std::uint32_t> route_gate_size;
     std::atomic<std::uint32_t> stopping;
+    std::atomic<std::uint64_t> max_rss_bytes;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free &&
@@ -228,6 +230,7 @@ outcome<scoreboard> scoreboard::create(unsigned workers, unsigned threads_per_wo
     header->route_counters_size.store(sizeof(route_counters), std::memory_order_relaxed);
     header->route_gate_size.store(sizeof(route_gate), std::memory_order_relaxed);
     header->stopping.store(0, std::memory_order_relaxed);
+    header->max_rss_bytes.store(0, std::memory_order_relaxed);
     header->magic.store(board_magic, std::memory_order_release);
     return scoreboard(std::move(fd), base, where.size, workers, threads_per_worker);
 }
@@ -306,6 +309,10 @@ scoreboard::~scoreboard() {
 }
 
 std::atomic<std::uint32_t>& scoreboard::stopping() noexcept { return object_at<board_header>(base_, 0)->stopping; }
+
+std::atomic<std::uint64_t>& scoreboard::max_rss_bytes() noexcept {
+    return object_at<board_header>(base_, 0)->max_rss_bytes;
+}
 
 worker_slot& scoreboard::worker(unsigned worker) noexcept {
     assert(worker < workers_);

@@ -305,16 +305,21 @@ bool serve_once(int fd, const request_handler& handler, const logger& log, bool 
     return raw.ipcFd >= 0;
 }
 
-int server::stop(std::chrono::milliseconds drain, const std::function<int()>& left_behind) {
-    if (stopping_.exchange(true)) return 0;
-    // Stop accepting: new connections are refused from now on. The fd itself
-    // stays open (its number must not be reused while workers may still
-    // compare events against it) until the destructor.
+void server::stop_accepting() {
+    if (stopping_.exchange(true)) return;
+    // New connections are refused from now on. The fd itself stays open
+    // (its number must not be reused while workers may still compare events
+    // against it) until the destructor.
     ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, socket_.fd.get(), nullptr);
     if (!socket_.shared) {  // a shared socket stays open for the other processes that serve it
         ::shutdown(socket_.fd.get(), SHUT_RDWR);
         if (socket_.unix_path) ::unlink(socket_.unix_path->c_str());
     }
+}
+
+int server::stop(std::chrono::milliseconds drain, const std::function<int()>& left_behind) {
+    if (stopped_.exchange(true)) return 0;
+    stop_accepting();
 
     auto deadline = std::chrono::steady_clock::now() + drain;
     auto abandoned = [&] { return left_behind ? left_behind() : 0; };

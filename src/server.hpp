@@ -63,6 +63,11 @@ public:
     // Starts the workers and returns.
     void start();
 
+    // Stops accepting, and closes each connection after the request it
+    // carries; returns at once. For a worker that retires while it serves
+    // (stop() still drains it); stop() begins with it.
+    void stop_accepting();
+
     // Stops accepting, lets requests in flight finish within DRAIN (and
     // serves those already sent on its connections, each connection closed
     // after), closes idle connections and joins the workers. Returns the number of requests
@@ -100,7 +105,8 @@ private:
     unique_fd timer_fd_;  // ticks while slow_ is not empty
     unique_fd accept_timer_fd_;  // fires when accepting resumes after a back-off
     std::vector<std::thread> workers_;
-    std::atomic<bool> stopping_{false};
+    std::atomic<bool> stopping_{false};  // stop_accepting() was called
+    std::atomic<bool> stopped_{false};   // stop() was called
     std::atomic<int> busy_{0};
     std::atomic<int> running_{0};
 

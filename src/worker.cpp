@@ -18,6 +18,7 @@
 #include "loader.hpp"
 #include "log.hpp"
 #include "probes.hpp"
+#include "process.hpp"
 #include "registry.hpp"
 #include "scoreboard.hpp"
 #include "server.hpp"
@@ -208,28 +209,37 @@ int run_worker(unsigned slot) {
     if (!settings->admin_prefix.empty())  // empty: admin is off, and its prefix is routed like any path
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
-    // A handler past its timeout: the watchdog answered 504; this worker
-    // then takes no new requests, tells the master (which starts its
-    // replacement when it exits, and kills it at timeout + grace if the
-    // stuck thread keeps it), and exits once its other requests are done.
+    // A handler past its timeout (the watchdog answered 504), or this worker
+    // past --max-rss after a request: it takes no new requests, tells the
+    // master, and exits once its other requests are done. The master
+    // replaces it: past --max-rss at once; after a timeout when it exits
+    // (and kills it at timeout + grace if the stuck thread keeps it).
     std::atomic<bool> retiring{false};
-    watchdog watch(settings->threads, log, [&](const timeout_event& event) {
+    server* serving = nullptr;  // set before its threads start
+    auto retire = [&](std::string_view reason, const std::string& route) {
         if (retiring.exchange(true)) return;
+        serving->stop_accepting();  // now, not once the main thread has the signal
         counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
-        if (auto told = admin.send(encode_retiring({"timeout", event.route}), {}, 5s); !told)
+        if (auto told = admin.send(encode_retiring({std::string(reason), route}), {}, 5s); !told)
             log.error("worker slot=", slot, ": cannot tell the master it retires: ", told.reason);
-        log.debug("worker slot=", slot, " pid=", ::getpid(), ": a handler of route=", event.route,
-                  " timed out; taking no new requests, exiting once the others are done");
+        log.debug("worker slot=", slot, " pid=", ::getpid(), ": retiring (", reason, ", ", route,
+                  "); taking no new requests, exiting once the others are done");
         ::kill(::getpid(), SIGTERM);
-    });
+    };
+    watchdog watch(settings->threads, log, [&](const timeout_event& event) { retire("timeout", event.route); });
+    resident_check memory;
+    auto& max_rss = counters.max_rss_bytes();
 
     FCGX_Init();
     listener socket{unique_fd(listen_fd), "the master's socket (fd 3) in worker slot " + std::to_string(slot), std::nullopt, true};
     server workers(
         std::move(socket), settings->threads,
-        [&requests, &served = counters.worker(slot).requests](fcgi_request& call) {
+        [&, &served = counters.worker(slot).requests](fcgi_request& call) {
             served.fetch_add(1, std::memory_order_relaxed);
             requests.serve(call);
+            // Checked after the request: a worker that leaks stops at its limit plus what its
+            // requests in flight add, however long its replacement takes to start.
+            if (memory.over(max_rss.load(std::memory_order_relaxed))) retire("max-rss", std::string(call.path()));
         },
         log,
         [&counters, &watch, slot](unsigned index, const std::function<void()>& body) {
@@ -238,6 +248,7 @@ int run_worker(unsigned slot) {
             watchdog::thread_scope watched(watch, index);
             body();
         });
+    serving = &workers;
     workers.start();
     counters.worker(slot).state.store(worker_state::serving, std::memory_order_release);
 

@@ -10,7 +10,10 @@
 // Admin channel (a worker forwards, the master answers):
 //   admin ID METHOD PATH QUERY AUTHORIZATION REMOTE_ADDR  -> answer ID STATUS BODY [NAME VALUE]...
 //   retiring REASON ROUTE     (no answer: the worker takes no new requests and
-//                              exits once the rest are done; REASON: timeout)
+//                              exits once the rest are done; REASON: timeout,
+//                              ROUTE the route that timed out; or max-rss,
+//                              ROUTE the path of the request after which it
+//                              was past --max-rss)
 // Every answer names the question it answers (TXID, ID): one that arrives
 // after its asker gave up is recognized and dropped, never taken for the
 // answer to the next question.
