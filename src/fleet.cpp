@@ -61,6 +61,7 @@ fleet::fleet(fleet_settings settings, int listen_fd, loader& sealer, scoreboard&
     : settings_(std::move(settings)), listen_fd_(listen_fd), sealer_(sealer), board_(board), log_(log), resolver_({}) {
     lock_guard lock(mutex_);
     limits_ = settings_.limits;
+    publish_caps();
     for (unsigned slot = 0; slot < settings_.workers; ++slot) {
         worker_process worker;
         worker.slot = slot;
@@ -398,6 +399,15 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
                               : committed.reason);
     worker.phase = worker_phase::serving;
     log_.info("worker started slot=", worker.slot, " pid=", *pid, " routes=", table.size());
+    if (auto limit = limits_.recycle.max_rss_mib; limit && limit != rss_limit_warned_) {
+        auto resident = resident_bytes(*pid).value_or(0);
+        if (resident >= limit << 20) {  // once per limit: it would be said for every worker that replaces one
+            rss_limit_warned_ = limit;
+            log_.error("--max-rss ", limit, " MiB is below what a worker holds before it serves anything (",
+                       resident >> 20, " MiB, pid ", *pid, "): every worker will be replaced after its first "
+                       "request; raise it");
+        }
+    }
     return *pid;
 }
 
@@ -956,11 +966,11 @@ void fleet::set_limits(const serving_limits& limits) {
                   " max-rss=", limits.recycle.max_rss_mib, "MiB max-lifetime=", limits.recycle.max_lifetime.count(),
                   "s (0: off)");
     limits_ = limits;
-    board_.max_rss_bytes().store(limits.recycle.max_rss_mib << 20, std::memory_order_relaxed);
     publish_caps();
 }
 
 void fleet::publish_caps() {
+    board_.max_rss_bytes().store(limits_.recycle.max_rss_mib << 20, std::memory_order_relaxed);
     for (const auto& route : routes_) {
         auto cap = std::find_if(limits_.max_in_flight.begin(), limits_.max_in_flight.end(),
                                 [&](const auto& each) { return each.first == route.spec.pattern; });

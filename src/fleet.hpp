@@ -245,7 +245,7 @@ private:
     void kill_draining(worker_process& worker, const std::string& why) REQUIRES(mutex_);
     // A recycled worker ended (drained, or not).
     void drained(const worker_process& worker, const ended_child& ended) REQUIRES(mutex_);
-    // Sets every route's gate cap on the scoreboard from limits_.
+    // Sets every route's gate cap, and --max-rss, on the scoreboard from limits_.
     void publish_caps() REQUIRES(mutex_);
     worker_status describe_worker(const worker_process& worker, clock::time_point now) const REQUIRES(mutex_);
 
@@ -287,6 +287,7 @@ private:
     std::vector<worker_process> workers_ GUARDED_BY(mutex_);
     std::list<worker_process> retiring_ GUARDED_BY(mutex_);  // recycled, draining
     serving_limits limits_ GUARDED_BY(mutex_);
+    std::uint64_t rss_limit_warned_ GUARDED_BY(mutex_) = 0;  // the --max-rss said to be below a fresh worker
     clock::time_point next_check_ GUARDED_BY(mutex_);  // of the recycling limits
     resolver resolver_ GUARDED_BY(mutex_);
     // Bytes rolled back automatically, per route pattern and sha256: why.

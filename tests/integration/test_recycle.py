@@ -107,6 +107,31 @@ class Recycle(harness.WorkersBehindNginx):
         self.assertEqual(self.http.get("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
         self.assertEqual(self.server.stop(), 0)
 
+    def test_max_rss_given_at_start_reaches_the_workers(self):
+        self.module(test_module("leak"), "leak")
+        limit = 512 if harness.SANITIZED else 128  # above what a fresh worker holds
+        self.start("/leak=leak", extra=("--max-rss", str(limit)))
+        retired = r"worker retiring slot=\d+ pid=\d+ reason=max-rss after a request for /leak"
+        for _ in range(2 * limit // 8 + 16):  # two workers share the requests
+            self.assertEqual(self.get_once("/leak")[:2], (200, "leaked 8 MiB"))
+            if re.search(retired, self.server.log()):
+                break
+        self.assertRegex(self.server.log(), retired)
+        self.assertNotIn("is below what a worker holds", self.server.log())
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_a_max_rss_below_a_fresh_worker_is_said_once_and_requests_are_served(self):
+        self.module(example_module("hello"), "hello")
+        self.start("/hello=hello", extra=("--max-rss", "1"))
+        for _ in range(8):  # every worker retires after its first request: each is answered all the same
+            self.assertEqual(self.get_once("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
+        harness.wait_for(lambda: len(re.findall(r"reason=max-rss", self.server.log())) >= 4, what="4 retirements")
+        log = self.server.log()
+        self.assertRegex(log, r"error --max-rss 1 MiB is below what a worker holds before it serves anything "
+                              r"\(\d+ MiB, pid \d+\): every worker will be replaced after its first request; raise it")
+        self.assertEqual(log.count("is below what a worker holds"), 1, log)
+        self.assertEqual(self.server.stop(), 0)
+
     @unittest.skipUnless(WRK, "wrk is not installed (packaging/install-deps test)")
     def test_workers_rotate_at_max_requests_under_wrk_and_no_request_fails(self):
         self.module(example_module("hello"), "hello")
