@@ -199,17 +199,16 @@ class Dev(harness.TestCase):
         write(hello, source("Hello 3"))
         harness.wait_for(lambda: self.server.log().count("dev: compiling hello") >= 1, timeout=COMPILE,
                          what="the compile to start")
-        write(hello, source("Hello 4"))  # during that compile
-        during = "dev: compiled hello" not in self.server.log()
+        write(hello, source("Hello 4"))  # during that compile, or just after it
         self.wait_body("/hello", "Hello 4")
         # The first compile may have read Hello 4 already; the one more after it then serves the same.
         harness.wait_for(lambda: self.server.log().count("dev: compiling hello") ==
                          self.server.log().count("dev: compiled hello") - 1, timeout=COMPILE, what="compiles to end")
         log = self.server.log()
         events = re.findall(r"dev: (compiling|compiled) hello", log)
+        # One compile at a time, each ended before the next began (how many the burst took depends
+        # on how the writes fall against the quiet period).
         self.assertEqual(events, ["compiled"] + ["compiling", "compiled"] * (len(events) // 2), log)
-        if during:  # the burst was one compile, the save during it one more
-            self.assertEqual(log.count("dev: compiling hello"), 2, log)
 
     def test_a_crashing_experiment_costs_a_worker_not_the_server(self):
         crash = os.path.join(self.src, "crash.cpp")

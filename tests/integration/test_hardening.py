@@ -330,11 +330,11 @@ class FaultsUnderLoad(harness.TestCase):
         server = self.replugd(["--module-path", self.modules, "--route", "/slow=slow", "--threads", "9"])
         answers = []
         clients = harness.ClientThreads(
-            [lambda: answers.append(server.request("/slow", query="300", timeout=20))] * 8)
+            [lambda: answers.append(server.request("/slow", query="3000", timeout=20))] * 8)
         harness.wait_for(lambda: '"in_flight":8' in server.admin("GET", "status").text, what="8 requests in flight")
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         clients.join()
-        self.assertEqual([(a.status, a.text) for a in answers], [(200, "slow 1 after 300ms")] * 8)
+        self.assertEqual([(a.status, a.text) for a in answers], [(200, "slow 1 after 3000ms")] * 8)
 
 
 class ReloadLeaks(harness.TestCase):

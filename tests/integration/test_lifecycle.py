@@ -79,12 +79,13 @@ class Lifecycle(harness.TestCase):
         with open(pid_file) as f:
             self.assertEqual(int(f.read()), server.pid)
         answers = []
-        worker = harness.ClientThreads([lambda: answers.append(server.request("/slow", query="400"))])
+        # Long enough to be seen in flight on a loaded machine; the drain timeout (10 s) waits for it.
+        worker = harness.ClientThreads([lambda: answers.append(server.request("/slow", query="3000", timeout=20))])
         harness.wait_for(lambda: '"in_flight":1' in server.admin("GET", "status").text, what="request in flight")
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         worker.join()
         self.assertEqual(answers[0].status, 200)
-        self.assertEqual(answers[0].text, "slow 1 after 400ms")
+        self.assertEqual(answers[0].text, "slow 1 after 3000ms")
         self.assertFalse(os.path.exists(pid_file))
         self.assertFalse(os.path.exists(server.address[5:]), "unix socket left behind")
 

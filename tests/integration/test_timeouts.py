@@ -65,8 +65,10 @@ class Timeouts(harness.WorkersBehindNginx):
             stop.set()
             client.join()
         self.assertEqual((status, body), (504, "Gateway Timeout: the handler did not answer in time\n"))
-        self.assertLessEqual(seconds, 1.5)
+        # Never before the timeout; after it, by the watchdog (it scans every 100 ms, but on a loaded
+        # machine it may run late: 1.56 s was seen), well before the master's kill at timeout + grace (6 s).
         self.assertGreaterEqual(seconds, 0.9)
+        self.assertLess(seconds, 4)
         self.assertEqual(slow["answer"][:2], (200, "slow 1 after 2000ms"))
         self.assertEqual({s: len(b) for s, b in answers.items() if s != 200}, {})
         self.assertTrue(all(b == "Hello from replug: GET /hello\n" for b in answers[200]))
@@ -74,8 +76,10 @@ class Timeouts(harness.WorkersBehindNginx):
         self.assertFalse(alive(old))
 
         log = self.server.log()
-        self.assertRegex(log, r"handler timeout route=/spin module=spin version=1 generation=1 "
-                              r"elapsed=1\.\d+s timeout=1\.000s answered=504 thread=\d+ wchan=\S+ syscall=running")
+        timed_out = re.search(r"handler timeout route=/spin module=spin version=1 generation=1 "
+                              r"elapsed=(\d+\.\d+)s timeout=1\.000s answered=504 thread=\d+ wchan=\S+ syscall=running", log)
+        self.assertTrue(timed_out, log)
+        self.assertGreaterEqual(float(timed_out.group(1)), 1.0)
         self.assertEqual(log.count("handler timeout route=/spin"), 1)
         self.assertRegex(log, rf"worker retiring slot=0 pid={old} reason=timeout route=/spin")
         spin = self.route("/spin")
@@ -97,7 +101,7 @@ class Timeouts(harness.WorkersBehindNginx):
         started = time.monotonic()
         status, _, seconds = self.timed_get("/spin?blocked")
         self.assertEqual(status, 504)
-        self.assertLessEqual(seconds, 1.5)
+        self.assertLess(seconds, 1 + 2 - 0.5)  # the watchdog's, well before the kill at timeout + grace
         retired = int(harness.wait_for(lambda: re.search(r"worker retiring slot=\d+ pid=(\d+)", self.server.log()),
                                        what="the retiring worker").group(1))
         self.assertIn(retired, before)
@@ -118,11 +122,15 @@ class Timeouts(harness.WorkersBehindNginx):
         answer = {}
         request = threading.Thread(target=lambda: answer.update(got=self.timed_get("/spin?stop")))
         request.start()
-        killed_line = r"worker killed slot=\d+ pid=(\d+): a handler of route=/spin still runs \d+\.\d+s after " \
+        killed_line = r"worker killed slot=\d+ pid=(\d+): a handler of route=/spin still runs (\d+\.\d+)s after " \
                       r"it started \(timeout 1\.00s \+ grace 1\.00s\); requests lost=1 \(its watchdog answered none"
         killed = harness.wait_for(lambda: re.search(killed_line, self.server.log()), what="the kill", timeout=5)
         self.assertGreaterEqual(time.monotonic() - started, 1 + 1 - 0.1)
-        self.assertLessEqual(time.monotonic() - started, 1 + 1 + 1)
+        # Killed at timeout + grace by the master's own clock (it looks every 100 ms; a loaded machine may
+        # delay it some); the wall clock here also counts nginx and the polling of the log.
+        self.assertGreaterEqual(float(killed.group(2)), 1 + 1)
+        self.assertLess(float(killed.group(2)), 1 + 1 + 1)
+        self.assertLess(time.monotonic() - started, 1 + 1 + 3)
         # nginx may retry the request once on the other worker (the connection was kept alive), which
         # stops too and is killed in turn; either way the client gets 502, no answer came.
         request.join()
@@ -146,8 +154,12 @@ class Timeouts(harness.WorkersBehindNginx):
         self.assertEqual(self.http.get("/hello")[0], 200)
         log = self.server.log()
         self.assertEqual(len(re.findall(r"slow request route=/slow", log)), 1, log)
-        self.assertRegex(log, r"slow request route=/slow module=slow version=1 generation=1 elapsed=0\.\d+s "
-                              r"slow_log=0\.500s thread=\d+ wchan=\S+ syscall=\S+")
+        slow = re.search(r"slow request route=/slow module=slow version=1 generation=1 elapsed=(\d+\.\d+)s "
+                         r"slow_log=0\.500s thread=\d+ wchan=\S+ syscall=\S+", log)
+        self.assertTrue(slow, log)
+        # Logged while it ran: past the slow log, before the handler's 2 s were up.
+        self.assertGreaterEqual(float(slow.group(1)), 0.5)
+        self.assertLess(float(slow.group(1)), 2.0)
         self.assertEqual(self.route("/slow")["slow_requests"], 1)
         self.assertEqual(self.route("/slow")["timeouts"], 0)
         status, metrics = self.http.admin("GET", "metrics")
@@ -166,9 +178,9 @@ class Timeouts(harness.WorkersBehindNginx):
             f.write("handler-timeout = /slow=0.5\n")
         self.server.send(signal.SIGHUP)
         harness.wait_for(lambda: self.route("/slow")["current"]["generation"] == 2, what="the SIGHUP reload")
-        status, _, seconds = self.timed_get("/slow?1200")
-        self.assertEqual(status, 504)
-        self.assertLess(seconds, 1.1)
+        status, _, seconds = self.timed_get("/slow?3000")
+        self.assertEqual(status, 504)  # under the old 30 s timeout it would be 200 after 3 s
+        self.assertLess(seconds, 2.5)
 
 
 class SingleProcess(harness.TestCase):
@@ -186,7 +198,7 @@ class SingleProcess(harness.TestCase):
         self.addCleanup(spinner.close)
         status, body, _ = spinner.get("/spin?spin")
         self.assertEqual((status, body), (504, "Gateway Timeout: the handler did not answer in time\n"))
-        self.assertLessEqual(time.monotonic() - started, 1.5)
+        self.assertLess(time.monotonic() - started, 4)
         # The stuck thread stays stuck (nothing can be killed in one process); the other one serves.
         for _ in range(5):
             self.assertEqual(http.get("/hello")[:2], (200, "Hello from replug: GET /hello\n"))
@@ -195,8 +207,9 @@ class SingleProcess(harness.TestCase):
         self.assertEqual(spin["timeouts"], 1)
         # The watchdog logs after it answered: wait for the line.
         line = re.compile(r"handler timeout route=/spin module=spin version=1 generation=1 "
-                          r"elapsed=1\.\d+s timeout=1\.000s answered=504 thread=\d+ wchan=\S+")
-        harness.wait_for(lambda: line.search(server.log()), what="the timeout's log line")
+                          r"elapsed=(\d+\.\d+)s timeout=1\.000s answered=504 thread=\d+ wchan=\S+")
+        logged = harness.wait_for(lambda: line.search(server.log()), what="the timeout's log line")
+        self.assertGreaterEqual(float(logged.group(1)), 1.0)
         # SIGTERM does not wait out the drain timeout for it.
         stopping = time.monotonic()
         self.assertEqual(server.stop(), 0)

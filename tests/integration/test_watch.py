@@ -73,7 +73,9 @@ class Watch(harness.TestCase):
             for start in range(0, len(data), len(data) // 3 + 1):
                 f.write(data[start:start + len(data) // 3 + 1])
                 f.flush()
-                time.sleep(0.2)  # the stimulus: a writer slower than the quiet period, not a wait
+                # The stimulus: a writer slower than the quiet period (50 ms), not a wait; its three
+                # writes well inside the 2 s after which a write still going on is taken as abandoned.
+                time.sleep(0.1)
         harness.wait_for(lambda: self.body() == "Second version of code", what="the finished module")
         log = self.server.log()
         self.assertEqual(log.count("reloading route=/p"), 1, log)

@@ -134,10 +134,13 @@ BOOST_FIXTURE_TEST_SUITE(watchdog_contract, watchdog_fixture)
 
 BOOST_AUTO_TEST_CASE(a_call_in_time_is_the_handler_s_and_one_past_its_timeout_gets_504) {
     replug::watchdog watch(1, log);
+    auto asked = std::chrono::steady_clock::now();
     auto fast = serve(watch, 0);
-    BOOST_TEST(fast.output == in_time(0));
+    if (std::chrono::steady_clock::now() - asked < 100ms) {  // not held up past the timeout by a loaded machine
+        BOOST_TEST(fast.output == in_time(0));
+        BOOST_TEST(timeouts() == 0u);
+    }
     BOOST_TEST(fast.end_requests == 1);
-    BOOST_TEST(timeouts() == 0u);
 
     auto started = std::chrono::steady_clock::now();
     // Ten times the timeout: the watchdog looks every 100 ms, and a loaded machine may delay it some.
@@ -145,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_call_in_time_is_the_handler_s_and_one_past_its_timeout_ge
     BOOST_TEST(late.output == timed_out);
     BOOST_TEST(late.empty_stdouts == 1);
     BOOST_TEST(late.end_requests == 1);
-    BOOST_TEST(timeouts() == 1u);
+    BOOST_TEST(timeouts() == (fast.output == timed_out ? 2u : 1u));
     BOOST_TEST((std::chrono::steady_clock::now() - started >= 1000ms));  // serve() waited for the handler
 }
 
@@ -154,7 +157,8 @@ BOOST_AUTO_TEST_CASE(around_the_timeout_exactly_one_of_handler_and_watchdog_answ
     std::uint64_t ended_late = 0;  // answered 504, or cut
     // 0 to 290 ms in steps of 10: in time, around the 100 ms timeout and the 100 ms scans, past it.
     // Which of them answers a given sleep depends on when the watchdog thread runs: on a loaded
-    // machine that can be 100 ms late, so only a call that sleeps not at all is sure to be in time.
+    // machine that can be 100 ms late, so only a call that sleeps not at all, and is not itself
+    // held up past the timeout, is sure to be in time.
     for (int millis = 0; millis < 300; millis += 10) {
         auto asked = std::chrono::steady_clock::now();
         auto got = serve(watch, millis);
@@ -169,7 +173,7 @@ BOOST_AUTO_TEST_CASE(around_the_timeout_exactly_one_of_handler_and_watchdog_answ
                 BOOST_TEST(got.empty_stdouts == 1);
                 BOOST_TEST((got.output == in_time(millis) || got.output == timed_out), got.output);
             }
-            if (millis == 0) BOOST_TEST(got.output == in_time(millis));
+            if (millis == 0 && took < 100ms) BOOST_TEST(got.output == in_time(millis));
             if (got.output == timed_out || cut) BOOST_TEST((took >= 100ms));  // never before its timeout
             if (cut || got.output == timed_out) ++ended_late;
         }
