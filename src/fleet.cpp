@@ -183,6 +183,10 @@ outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worke
         for (unsigned t = 0; t < board_.threads_per_worker(); ++t)
             if (board_.thread(worker.slot, t).read().state == thread_state::crashed)
                 return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
+        // It retired meanwhile (a handler timeout, or twice --max-rss): it drained every request
+        // before it closed its channel, so it serves no table again; reap() replaces it.
+        if (board_.worker(worker.slot).state.load(std::memory_order_acquire) == worker_state::draining)
+            return failure{"worker " + std::to_string(worker.pid) + " retired", failure_kind::not_found};
         return failure{"a worker (pid " + std::to_string(worker.pid) +
                        ") died while loading it; its crash is in the log"};
     }
@@ -404,8 +408,8 @@ outcome<pid_t> fleet::start_worker(worker_process& worker) {
         if (resident >= limit << 20) {  // once per limit: it would be said for every worker that replaces one
             rss_limit_warned_ = limit;
             log_.error("--max-rss ", limit, " MiB is below what a worker holds before it serves anything (",
-                       resident >> 20, " MiB, pid ", *pid, "): every worker will be replaced after its first "
-                       "request; raise it");
+                       resident >> 20, " MiB, pid ", *pid, "): every worker will be replaced as soon as it "
+                       "starts; raise it");
         }
     }
     return *pid;
@@ -874,8 +878,9 @@ void fleet::reap() {
         worker->due = now + (planned ? clock::duration{} : worker->backoff.after_death(worker->started, now));
         worker->ended_by_master = ending::none;
         if (!stopping_)
-            log_.warn("worker ended slot=", worker->slot, " pid=", worker->pid, " ", child.description,
-                      "; replacing it", worker->due > now ? " after a back-off" : "");
+            log_.at(planned ? log_level::info : log_level::warn, "worker ended slot=", worker->slot,
+                    " pid=", worker->pid, " ", child.description, "; replacing it",
+                    worker->due > now ? " after a back-off" : "");
         worker->pid = 0;
     }
 }
@@ -1024,9 +1029,11 @@ void fleet::replace_gracefully(unsigned position, std::string_view limit, const 
     fresh.position = position;
     auto started = start_worker(fresh);
     if (!started) {
+        bool retired = workers_[position].ended_by_master == ending::retired;  // it stops on its own
         log_.error("worker slot=", position, " pid=", workers_[position].pid, " is past ", limit,
-                   " but its replacement did not start (", started.reason(), "); it keeps serving");
-        next_check_ = clock::now() + recycle_retry;
+                   " but its replacement did not start (", started.reason(), "); ",
+                   retired ? "it is replaced when it exits" : "it keeps serving");
+        if (!retired) next_check_ = clock::now() + recycle_retry;
         if (fresh.pid > 0) retiring_.push_back(std::move(fresh));  // killed: reap() collects it
         return;
     }
@@ -1106,8 +1113,9 @@ void fleet::retire(worker_process& worker, const retiring_notice& notice, bool a
     worker.ended_by_master = ending::retired;
     if (notice.reason == "max-rss") {
         note_ending(worker, {"recycled", "max-rss"});
-        log_.info("worker retiring slot=", worker.slot, " pid=", worker.pid, " reason=max-rss after a request for ",
-                  notice.route, ": it takes no new requests and exits once its requests are done");
+        log_.info("worker retiring slot=", worker.slot, " pid=", worker.pid,
+                  " reason=max-rss: past twice the limit after a request for ", notice.route,
+                  "; it takes no new requests and exits once its requests are done");
         auto position = worker.position;
         if (alive && position < workers_.size() && &workers_[position] == &worker) {
             // Its replacement starts now, not once it has drained.
@@ -1155,7 +1163,7 @@ void fleet::check_handlers() {
         std::string pattern = route == routes_.end() ? "?" : route->spec.pattern;
         // A worker that said it retires had its watchdog answer the calls past their timeout; a
         // wedged one (no word from it) answered nothing.
-        bool answered = worker.ended_by_master == ending::retired;
+        bool answered = worker.ends_as && worker.ends_as->reason == "timeout";
         unsigned lost = answered ? in_handler - past_timeout : in_handler;
         double elapsed = static_cast<double>(now - wedged->started_monotonic_ns) / 1e9;
         log_.error("worker killed slot=", worker.slot, " pid=", worker.pid, ": a handler of route=", pattern,
@@ -1163,8 +1171,7 @@ void fleet::check_handlers() {
                    static_cast<double>(wedged->timeout_ns) / 1e9, "s + grace ",
                    std::chrono::duration<double>(settings_.handler_timeout_grace).count(), "s); requests lost=", lost,
                    answered ? " (still running within their timeouts)" : " (its watchdog answered none: wedged)");
-        if (!answered || !worker.ends_as || worker.ends_as->reason != "timeout")
-            note_ending(worker, {"timeout", "timeout on route " + pattern + ", wedged"});
+        if (!answered) note_ending(worker, {"timeout", "timeout on route " + pattern + ", wedged"});
         if (worker.ends_as)
             worker.ends_as->detail += "; killed at timeout + grace, " + std::to_string(lost) + " request(s) lost";
         worker.ended_by_master = ending::retired;

@@ -255,7 +255,7 @@ private:
     void note_ending(worker_process& worker, worker_end end) REQUIRES(mutex_);
     // Worker WORKER said it retires: it is out of every transaction from now
     // on. After a handler timeout it is replaced, at once, when it exits;
-    // past --max-rss, while ALIVE (the notice was read from a living
+    // past twice --max-rss, while ALIVE (the notice was read from a living
     // worker), its replacement starts now, in a spare scoreboard slot.
     void retire(worker_process& worker, const retiring_notice& notice, bool alive) REQUIRES(mutex_);
     // Reads what WORKER's admin channel still holds, for a retiring notice

@@ -38,7 +38,7 @@ process_usage read_process_usage(pid_t pid);
 std::optional<std::uint64_t> resident_bytes(pid_t pid);
 
 // Whether this process has grown past a resident size, as a worker asks
-// after each request under --max-rss. /proc/self/statm stays open and is
+// after each request under --max-rss (against twice the limit). /proc/self/statm stays open and is
 // read at most once a millisecond, whichever thread asks: a read costs a
 // few microseconds, a request through nginx some tens.
 class resident_check {

@@ -213,8 +213,8 @@ public:
     // Nonzero from the master's SIGTERM (or SIGINT) on: the probes then say
     // the server is not ready. The master writes it; workers read it.
     std::atomic<std::uint32_t>& stopping() noexcept;
-    // --max-rss in bytes, 0 when off: a worker past it after a request
-    // retires itself. The master writes it (at start and on reload); workers read it.
+    // --max-rss in bytes, 0 when off: a worker past twice this after a
+    // request retires itself. The master writes it (at start and on reload); workers read it.
     std::atomic<std::uint64_t>& max_rss_bytes() noexcept;
 
     // REQUIRES: WORKER < workers(), THREAD < threads_per_worker(),

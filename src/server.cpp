@@ -273,13 +273,13 @@ void server::forget(int fd) {
 }
 
 void server::serve_connection(int fd) {
-    if (serve_once(fd, handler_, log_, !stopping_.load()))
+    if (serve_once(fd, handler_, log_, &stopping_))
         park(fd);
     else
         forget(fd);
 }
 
-bool serve_once(int fd, const request_handler& handler, const logger& log, bool keep) {
+bool serve_once(int fd, const request_handler& handler, const logger& log, const std::atomic<bool>* stopping) {
     FCGX_Request raw;
     // No listen socket: if the connection ends, FCGX_Accept_r closes it and
     // fails instead of accepting another one behind our back.
@@ -300,7 +300,7 @@ bool serve_once(int fd, const request_handler& handler, const logger& log, bool 
     }
     // A watchdog answered in the handler's place and ended the connection:
     // what libfcgi still writes fails (EPIPE), and the fd is closed.
-    if (!keep || taken_over) raw.keepConnection = 0;
+    if ((stopping && stopping->load()) || taken_over) raw.keepConnection = 0;
     FCGX_Finish_r(&raw);
     return raw.ipcFd >= 0;
 }

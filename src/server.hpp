@@ -44,9 +44,12 @@ namespace replug {
 // response is finished (headers if none went out, the rest of the request
 // body read); what the handler throws is logged. True when the connection
 // stays open for another request; false when it ended (libfcgi has closed
-// FD). KEEP false closes it after this request. The server's threads and
-// the fuzzer both come through here.
-bool serve_once(int fd, const request_handler& handler, const logger& log, bool keep = true);
+// FD). When STOPPING is given and true once the handler has returned, the
+// connection is closed after this request (read then: the handler itself
+// may have stopped the server). The server's threads and the fuzzer both
+// come through here.
+bool serve_once(int fd, const request_handler& handler, const logger& log,
+                const std::atomic<bool>* stopping = nullptr);
 
 // Runs BODY, the whole life of serving thread INDEX, inside whatever that
 // thread needs around it (a worker's scoreboard slot and alternate signal stack).

@@ -210,10 +210,14 @@ int run_worker(unsigned slot) {
         requests.mount(settings->admin_prefix, [&forward](fcgi_request& call) { forward.serve(call); });
 
     // A handler past its timeout (the watchdog answered 504), or this worker
-    // past --max-rss after a request: it takes no new requests, tells the
-    // master, and exits once its other requests are done. The master
+    // past twice --max-rss after a request: it takes no new requests, tells
+    // the master, and exits once its other requests are done. The master
     // replaces it: past --max-rss at once; after a timeout when it exits
     // (and kills it at timeout + grace if the stuck thread keeps it).
+    // (Past --max-rss itself the master recycles it gracefully: it serves
+    // until its replacement does. Twice the limit is for a leak faster than
+    // a replacement starts: memory is then worth more than a worker's share
+    // of the requests, which wait in the listen backlog meanwhile.)
     std::atomic<bool> retiring{false};
     server* serving = nullptr;  // set before its threads start
     auto retire = [&](std::string_view reason, const std::string& route) {
@@ -237,9 +241,10 @@ int run_worker(unsigned slot) {
         [&, &served = counters.worker(slot).requests](fcgi_request& call) {
             served.fetch_add(1, std::memory_order_relaxed);
             requests.serve(call);
-            // Checked after the request: a worker that leaks stops at its limit plus what its
-            // requests in flight add, however long its replacement takes to start.
-            if (memory.over(max_rss.load(std::memory_order_relaxed))) retire("max-rss", std::string(call.path()));
+            // Checked after the request: a worker that leaks stops at twice its limit plus what
+            // its requests in flight add, however long its replacement takes to start.
+            if (memory.over(2 * max_rss.load(std::memory_order_relaxed)))
+                retire("max-rss", std::string(call.path()));
         },
         log,
         [&counters, &watch, slot](unsigned index, const std::function<void()>& body) {
@@ -260,6 +265,7 @@ int run_worker(unsigned slot) {
     });
 
     wait_for_signals([] {});  // SIGHUP is the master's
+    retiring.store(true);  // stopping anyway: no notice to a master that may no longer read
     counters.worker(slot).state.store(worker_state::draining, std::memory_order_release);
     // Requests the watchdog answered are not waited for: their handlers may never return.
     int left = workers.stop(settings->drain_timeout, [&watch] { return watch.taken_over(); });

@@ -13,7 +13,7 @@
 //                              exits once the rest are done; REASON: timeout,
 //                              ROUTE the route that timed out; or max-rss,
 //                              ROUTE the path of the request after which it
-//                              was past --max-rss)
+//                              was past twice --max-rss)
 // Every answer names the question it answers (TXID, ID): one that arrives
 // after its asker gave up is recognized and dropped, never taken for the
 // answer to the next question.
