@@ -93,7 +93,26 @@ std::string status_table(const json_value& status) {
                         std::to_string(draining.is_array() ? draining.as_array().size() : 0),
                         text_of(current["file"]), text_of(route["last_error"]["reason"])});
     }
-    return out + table(rows);
+    out += table(rows);
+    const json_value& workers = status["workers"];
+    if (!workers.is_array() || workers.as_array().empty()) return out;  // one process
+    std::vector<std::vector<std::string>> processes = {
+        {"WORKER", "PID", "STATE", "AGE", "REQUESTS", "RSS", "BUSY", "BEFORE IT"}};
+    for (const auto& worker : workers.as_array()) {
+        char rss[32];
+        std::snprintf(rss, sizeof rss, "%.0f MiB", worker["rss_bytes"].number_or(0) / (1024 * 1024));
+        // Why the worker before it in its slot ended: "crash (SIGSEGV)", "recycled (max-rss)", "timeout on route /x".
+        const json_value& end = worker["previous_end"];
+        std::string before = "-";
+        if (end.is_object())
+            before = end["reason"].is_string() && end["reason"].as_string() == "timeout"
+                         ? text_of(end["detail"])
+                         : text_of(end["reason"]) + " (" + text_of(end["detail"]) + ")";
+        processes.push_back({text_of(worker["slot"]), text_of(worker["pid"]), text_of(worker["state"]),
+                             duration_of(worker["age_s"].number_or(0)), text_of(worker["requests"]), rss,
+                             text_of(worker["busy_threads"]), before});
+    }
+    return out + "\n" + table(processes);
 }
 
 std::string swap_lines(const json_value& answer) {

@@ -13,12 +13,19 @@
 
 namespace replug::ctl {
 
-// GET status: a summary line, then one table row per route:
+// GET status: a summary line, one table row per route, and, with worker
+// processes, a blank line and one row per worker:
 //   replugd 0.1.0, pid 4242, 4 threads, up 2h05m
 //   ROUTE       MODULE     VERSION  GEN  REQUESTS  ERRORS  IN-FLIGHT  DRAINING  FILE                 LAST ERROR
 //   /pluggable  pluggable  2        2    17        0       0          0         /srv/m/pluggable.so  -
+//
+//   WORKER  PID   STATE    AGE    REQUESTS  RSS     BUSY  BEFORE IT
+//   0       4250  serving  12s    9         14 MiB  0     crash (SIGSEGV)
+//   1       4251  serving  2m05s  8         14 MiB  1     -
 // "-" stands for an empty version or no error; MODULE shows ":SYMBOL" when
-// the symbol is not "serve"; DRAINING counts retired versions still running.
+// the symbol is not "serve"; DRAINING counts retired versions still running;
+// BEFORE IT says why the worker before it in its slot ended (status's
+// previous_end); a recycled worker finishing its requests is "draining".
 std::string status_table(const json_value& status);
 
 // POST reload or rollback: one line per route that was swapped,

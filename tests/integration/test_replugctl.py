@@ -6,6 +6,7 @@ clear text to a host that is not loopback."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import unittest
@@ -73,8 +74,11 @@ class Replugctl(harness.TestCase):
         code, out, err = self.ctl("status")
         self.assertEqual((code, err), (0, ""))
         summary, rest = out.split("\n", 1)
-        threads = json.loads(self.server.admin("GET", "status").text)["threads"]
+        direct = json.loads(self.server.admin("GET", "status").text)
+        threads = direct["threads"]
         self.assertRegex(summary, rf"^replugd \d+\.\d+\.\d+, pid {self.server.pid}, {threads} threads, up \d+s$")
+        rest, workers = rest.split("\n\n")
+        rest += "\n"
         self.assertEqual(rest, self.status_rows(
             ["/pluggable", "pluggable", "1", "1", "2", "0", "0", "0", self.file("pluggable"), "-"],
             ["/t/*", "throws", "throws-1", "1", "1", "1", "0", "0", self.file("throws"), "-"]))
@@ -82,6 +86,34 @@ class Replugctl(harness.TestCase):
         self.assertTrue(rest.startswith(
             "ROUTE       MODULE     VERSION   GEN  REQUESTS  ERRORS  IN-FLIGHT  DRAINING  FILE"), rest)
         self.assertIn("\n/pluggable  pluggable  1         1    2         0       0          0         /", rest)
+        # Then one row per worker process.
+        lines = workers.splitlines()
+        self.assertEqual(re.split(r"  +", lines[0]), ["WORKER", "PID", "STATE", "AGE", "REQUESTS", "RSS", "BUSY",
+                                                     "BEFORE IT"])
+        self.assertEqual(len(lines), 1 + len(direct["workers"]), workers)
+        for line, worker in zip(lines[1:], direct["workers"]):
+            self.assertRegex(line, rf"^{worker['slot']}\s+{worker['pid']}\s+serving\s+\d+s\s+\d+\s+\d+ MiB\s+0\s+-$")
+
+    def test_status_says_why_the_worker_before_ended(self):
+        self.start()
+        [first, *_] = json.loads(self.server.admin("GET", "status").text)["workers"]
+        os.kill(first["pid"], signal.SIGSEGV)
+
+        def workers():  # a status request the dying worker had accepted goes unanswered, or is reset
+            try:
+                answer = self.server.admin("GET", "status")
+            except OSError:
+                return []
+            return json.loads(answer.text)["workers"] if answer else []
+
+        harness.wait_for(lambda: any(w["slot"] == first["slot"] and w["pid"] not in (0, first["pid"]) and
+                                     w["state"] == "serving" for w in workers()), what="its replacement")
+        code, out, err = self.ctl("status")
+        self.assertEqual((code, err), (0, ""))
+        rows = [re.split(r"  +", line) for line in out.split("\n\n")[1].splitlines()[1:]]
+        row = next(r for r in rows if r[0] == str(first["slot"]))
+        self.assertEqual(row[2], "serving")
+        self.assertEqual(row[-1], "crash (SIGSEGV)")
 
     def test_status_shows_the_last_reload_error(self):
         self.start()
@@ -93,7 +125,7 @@ class Replugctl(harness.TestCase):
         self.assertEqual((code, out, err), (1, "", f"replugctl: /pluggable: {reason}\n"))
         code, out, err = self.ctl("status")
         self.assertEqual((code, err), (0, ""))
-        self.assertEqual(out.split("\n", 1)[1], self.status_rows(
+        self.assertEqual(out.split("\n", 1)[1].split("\n\n")[0] + "\n", self.status_rows(
             ["/pluggable", "pluggable", "1", "1", "0", "0", "0", "0", self.file("pluggable"), reason]))
         self.assertEqual(self.server.request("/pluggable").text, "First version of code")
 
@@ -310,7 +342,9 @@ class Replugctl(harness.TestCase):
 
         code, out, err = self.ctl("status", where=url)
         self.assertEqual((code, err), (0, ""))
-        self.assertEqual(out.split("\n", 1)[1], self.ctl("status")[1].split("\n", 1)[1])
+        # The same routes either way (the workers' rows count the status requests themselves).
+        routes = lambda text: text.split("\n", 1)[1].split("\n\n")[0]
+        self.assertEqual(routes(out), routes(self.ctl("status")[1]))
         code, out, err = self.ctl("--json", "status", where=url)
         self.assertEqual((code, err), (0, ""))
         self.assertEqual(json.loads(out)["pid"], self.server.pid)
