@@ -232,9 +232,14 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     auto draining = send_to_draining(transaction, table);
     std::vector<worker_process*> prepared;
     std::optional<std::vector<prepared_route>> loaded;
+    unsigned retired_meanwhile = 0;
     for (auto* worker : asked) {
         auto answer = await_prepared(*worker, transaction, table.size(), deadline);
-        if (!answer && answer.kind() == failure_kind::not_found) continue;
+        if (!answer && answer.kind() == failure_kind::not_found) {
+            if (board_.worker(worker->slot).state.load(std::memory_order_acquire) == worker_state::draining)
+                ++retired_meanwhile;
+            continue;
+        }
         if (!answer) {
             if (!refused) refused = answer.error();
             continue;
@@ -242,7 +247,12 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
         prepared.push_back(worker);
         if (!loaded) loaded = std::move(*answer);
     }
-    await_draining(draining, transaction, table.size(), deadline, prepared);
+    await_draining(draining, transaction, table.size(), deadline, prepared, loaded, refused);
+    // Every worker asked retired while it loaded (a timeout, or twice --max-rss), and no draining
+    // one loaded it either: nobody checked this table, and the replacements would load it unchecked.
+    if (!refused && retired_meanwhile > 0 && !loaded)
+        refused = failure{"the workers retired while loading it (they are being replaced); try again",
+                          failure_kind::conflict};
     std::string verb = refused || check_only ? "abort" : "commit";
     std::vector<worker_process*> told;
     for (auto* worker : prepared) {
@@ -1069,13 +1079,22 @@ std::vector<fleet::worker_process*> fleet::send_to_draining(std::uint64_t transa
 
 void fleet::await_draining(const std::vector<worker_process*>& asked, std::uint64_t transaction,
                            std::size_t routes, channel::clock::time_point deadline,
-                           std::vector<worker_process*>& prepared) {
+                           std::vector<worker_process*>& prepared,
+                           std::optional<std::vector<prepared_route>>& loaded, std::optional<failure>& refused) {
     for (auto* worker : asked) {
         auto answer = await_answer(*worker, transaction, deadline);
         if (answer.status == channel_status::peer_closed) continue;  // it finished draining meanwhile
-        if (answer && answer.fields[0] == "prepared" && decode_prepared(answer.fields, routes)) {
+        auto decoded = answer && answer.fields[0] == "prepared"
+                           ? decode_prepared(answer.fields, routes)
+                           : outcome<std::vector<prepared_route>>(failure{"not prepared"});
+        if (decoded) {
             prepared.push_back(worker);
+            if (!loaded) loaded = std::move(*decoded);
             continue;
+        }
+        if (answer && answer.fields[0] == "refused" && answer.fields.size() >= 3) {  // the table's fault
+            if (!refused) refused = failure{answer.fields[2]};
+            continue;  // nothing is committed: it keeps serving the table before, as it should
         }
         kill_draining(*worker, "did not load transaction " + std::to_string(transaction) + ": " +
                                    (answer ? (answer.fields.size() > 2 ? answer.fields[2] : answer.fields[0])

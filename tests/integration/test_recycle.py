@@ -261,7 +261,15 @@ class Recycle(harness.WorkersBehindNginx):
         self.assertEqual(status, 200, body)
         self.assertIn(old, [w["pid"] for w in self.status()["workers"] if w["state"] == "draining"])
         self.assertEqual(on_kept("/p").text, "Second version of code")  # served by the draining worker
-        self.assertEqual(fcgi_client.read_response(holder).text, "napped 4000ms")
+        # A module every worker refuses, the draining one too: the reload fails, and the draining
+        # worker keeps what it serves (it was killed for it once, and its requests with it).
+        self.module(test_module("hook_refuses"), "pluggable")
+        status, body = self.http.admin("POST", "reload?route=/p")
+        self.assertEqual(status, 422, body)
+        self.assertIn("load hook refused", body)
+        self.assertIn(old, [w["pid"] for w in self.status()["workers"] if w["state"] == "draining"])
+        self.assertNotIn("killing it", self.server.log())
+        self.assertEqual(fcgi_client.read_response(holder).text, "napped 4000ms")  # it was not killed
         harness.wait_for(lambda: f"recycled worker drained slot=0 pid={old} exited with status 0" in self.server.log(),
                          what="the drain")
 
