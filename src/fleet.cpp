@@ -510,15 +510,15 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
     lock_guard lock(mutex_);
     auto* target = find(pattern);
     if (!target) return failure{"no route " + std::string(pattern), failure_kind::not_found};
-    auto refuse = [&](const std::string& why) REQUIRES(mutex_) {
+    auto refuse = [&](const std::string& why, failure_kind kind = failure_kind::failed) REQUIRES(mutex_) {
         std::string still = shown(target->current.version, target->current.generation);
         if (options.check) {  // a check changes nothing, its books included
             log_.warn("reload check route=", pattern, " refused: ", why, " (serving ", still, ")");
-            return failure{why};
+            return failure{why, kind};
         }
         record_failure(*target, why);
         log_.error("reload route=", pattern, " refused: ", why, " (still serving ", still, ")");
-        return failure{why};
+        return failure{why, kind};
     };
     auto file = resolver_.resolve(target->spec.module);
     if (!file) return refuse(file.reason());
@@ -535,7 +535,7 @@ outcome<swap_report> fleet::reload(std::string_view pattern, reload_options opti
         planned.module = module;
         planned.unavailable_until = 0;
     });
-    if (!swapped) return refuse("module " + file->string() + ": " + swapped.reason());
+    if (!swapped) return refuse("module " + file->string() + ": " + swapped.reason(), swapped.kind());
     return swapped;
 }
 
