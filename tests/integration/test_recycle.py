@@ -58,6 +58,32 @@ class Recycle(harness.WorkersBehindNginx):
         statuses = []
         return self.clients_asking(path, clients, stop, lambda status, body: statuses.append((status, body))), statuses
 
+    def leak(self, clients, until_leaked, recycles):
+        """CLIENTS ask /leak (8 MiB a request) until UNTIL_LEAKED bytes are leaked and RECYCLES workers
+        were recycled for max-rss; returns the answers and each worker process's largest RSS, the
+        draining ones' too."""
+        stop = threading.Event()
+        largest = {}
+
+        def sample():
+            while not stop.is_set():
+                for pid in children_of(self.server.pid):
+                    largest[pid] = max(largest.get(pid, 0), resident_bytes(pid))
+                stop.wait(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        threads, answers = self.load("/leak", clients, stop)
+        try:
+            harness.wait_for(lambda: len(answers) * 8 * MIB > until_leaked and
+                             len(self.recycled("max-rss")) >= recycles,
+                             timeout=240, what=f"{until_leaked // MIB} MiB leaked, and {recycles} recycles")
+        finally:
+            stop.set()
+            sampler.join()
+            threads.join()
+        return answers, largest
+
     def test_a_leaking_worker_is_recycled_at_max_rss_and_no_request_fails(self):
         self.module(test_module("leak"), "leak")
         self.module(example_module("hello"), "hello")
@@ -77,25 +103,7 @@ class Recycle(harness.WorkersBehindNginx):
         # machine, and at 1,143 MiB under ASan.)
         bound = (2 * limit + (128 if harness.SANITIZED else 64)) * MIB
 
-        stop = threading.Event()
-        largest = {}
-
-        def sample():  # every worker process's RSS, the draining ones too
-            while not stop.is_set():
-                for pid in children_of(self.server.pid):
-                    largest[pid] = max(largest.get(pid, 0), resident_bytes(pid))
-                stop.wait(0.005)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        clients, answers = self.load("/leak", 2, stop)
-        try:
-            harness.wait_for(lambda: len(answers) * 8 * MIB > 4 * bound and len(self.recycled("max-rss")) >= 4,
-                             timeout=240, what="4 times the bound leaked, and 4 recycles")
-        finally:
-            stop.set()
-            sampler.join()
-            clients.join()
+        answers, largest = self.leak(2, until_leaked=4 * bound, recycles=4)
         self.assertEqual([a for a in answers if a != (200, "leaked 8 MiB")], [])
         leaked = len(answers) * 8 * MIB
         self.assertLess(max(largest.values()), bound, {pid: rss // MIB for pid, rss in largest.items()})
@@ -113,25 +121,7 @@ class Recycle(harness.WorkersBehindNginx):
         limit = 512 if harness.SANITIZED else 128  # above what a fresh worker holds
         self.start("/leak=leak", workers=1, threads=4, extra=("--max-rss", str(limit)))
         bound = (2 * limit + (256 if harness.SANITIZED else 128)) * MIB
-        stop = threading.Event()
-        largest = {}
-
-        def sample():
-            while not stop.is_set():
-                for pid in children_of(self.server.pid):
-                    largest[pid] = max(largest.get(pid, 0), resident_bytes(pid))
-                stop.wait(0.005)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        clients, answers = self.load("/leak", 4, stop)
-        try:
-            harness.wait_for(lambda: len(answers) * 8 * MIB > 4 * bound and len(self.recycled("max-rss")) >= 3,
-                             timeout=240, what="4 times the bound leaked, and 3 recycles")
-        finally:
-            stop.set()
-            sampler.join()
-            clients.join()
+        answers, largest = self.leak(4, until_leaked=4 * bound, recycles=3)
         self.assertEqual([a for a in answers if a != (200, "leaked 8 MiB")], [])
         self.assertLess(max(largest.values()), bound, {pid: rss // MIB for pid, rss in largest.items()})
         self.assertNotIn("is below what a worker holds", self.server.log())
