@@ -210,6 +210,20 @@ outcome<std::vector<prepared_route>> fleet::install_in(worker_process& worker, s
     return await_prepared(worker, transaction, table.size(), channel::clock::now() + answer_timeout);
 }
 
+bool fleet::holds_new_code(const std::vector<planned_route>& table) const {
+    auto served = [](const auto& version, const planned_route& planned) {
+        return version.module && version.module->sha256 == planned.module->sha256;
+    };
+    for (const auto& planned : table) {
+        if (!planned.module) continue;
+        auto route = std::find_if(routes_.begin(), routes_.end(),
+                                  [&](const auto& r) { return r.spec.pattern == planned.spec.pattern; });
+        if (route == routes_.end()) return true;
+        if (!served(route->current, planned) && !(route->previous && served(*route->previous, planned))) return true;
+    }
+    return false;
+}
+
 outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_route>& table, bool check_only) {
     auto transaction = ++transactions_;
     auto started = clock::now();
@@ -218,6 +232,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     auto deadline = channel::clock::now() + answer_timeout;  // for the whole transaction
     std::vector<worker_process*> asked;
     std::optional<failure> refused;
+    unsigned retired_meanwhile = 0;  // serving workers that retired (a timeout, twice --max-rss) instead of answering
     for (auto& worker : workers_)
         if (worker.phase == worker_phase::serving) {
             auto sent = send_table(worker, transaction, table);
@@ -228,11 +243,13 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
             else if (sent == channel_status::failed && !refused)  // refused here, nothing was sent
                 refused = failure{"the table cannot be sent to the workers (see the log)"};
             // peer_closed: gone before it heard; reap() replaces it with the committed table.
+            else if (sent == channel_status::peer_closed &&
+                     board_.worker(worker.slot).state.load(std::memory_order_acquire) == worker_state::draining)
+                ++retired_meanwhile;  // it retired before its notice was read
         }
     auto draining = send_to_draining(transaction, table);
     std::vector<worker_process*> prepared;
     std::optional<std::vector<prepared_route>> loaded;
-    unsigned retired_meanwhile = 0;
     for (auto* worker : asked) {
         auto answer = await_prepared(*worker, transaction, table.size(), deadline);
         if (!answer && answer.kind() == failure_kind::not_found) {
@@ -249,8 +266,9 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     }
     await_draining(draining, transaction, table.size(), deadline, prepared, loaded, refused);
     // Every worker asked retired while it loaded (a timeout, or twice --max-rss), and no draining
-    // one loaded it either: nobody checked this table, and the replacements would load it unchecked.
-    if (!refused && retired_meanwhile > 0 && !loaded)
+    // one loaded it either: nobody checked this table's new code, and the replacements would load
+    // it unchecked. (A table of code served before, a rollback's, goes on as when no worker serves.)
+    if (!refused && retired_meanwhile > 0 && !loaded && holds_new_code(table))
         refused = failure{"the workers retired while loading it (they are being replaced); try again",
                           failure_kind::conflict};
     std::string verb = refused || check_only ? "abort" : "commit";
@@ -493,7 +511,7 @@ outcome<std::vector<swap_report>> fleet::apply(const std::vector<route_spec>& sp
     if (!loaded) {
         for (const auto& planned : *table)
             if (auto* existing = find(planned.spec.pattern)) record_failure(*existing, loaded.reason());
-        return failure{loaded.reason()};
+        return loaded.error();
     }
     resolver_ = std::move(paths);
     return adopt(std::move(*table), *loaded);
@@ -579,7 +597,8 @@ outcome<swap_report> fleet::rollback(std::string_view pattern) {
         planned.generation = back.generation;
         planned.module = back.module;
     }, true);
-    if (!swapped) return failure{"route " + std::string(pattern) + ": rollback refused: " + swapped.reason()};
+    if (!swapped)
+        return failure{"route " + std::string(pattern) + ": rollback refused: " + swapped.reason(), swapped.kind()};
     log_.info("rollback route=", swapped->pattern, " module=", swapped->module, " ", back_from, " -> ",
               swapped->new_version, " generation=", swapped->new_generation);
     return swapped;
@@ -1092,9 +1111,13 @@ void fleet::await_draining(const std::vector<worker_process*>& asked, std::uint6
             if (!loaded) loaded = std::move(*decoded);
             continue;
         }
-        if (answer && answer.fields[0] == "refused" && answer.fields.size() >= 3) {  // the table's fault
-            if (!refused) refused = failure{answer.fields[2]};
-            continue;  // nothing is committed: it keeps serving the table before, as it should
+        if (answer && answer.fields[0] == "refused" && answer.fields.size() >= 3) {
+            if (refused) continue;  // nothing is committed: it keeps serving the table before, as it should
+            if (!loaded) {  // no other worker loaded it: its verdict is the only one, the table's fault
+                refused = failure{answer.fields[2]};
+                continue;
+            }
+            // Others loaded it: its own trouble (memory, its state handoff); killed below, as before.
         }
         kill_draining(*worker, "did not load transaction " + std::to_string(transaction) + ": " +
                                    (answer ? (answer.fields.size() > 2 ? answer.fields[2] : answer.fields[0])

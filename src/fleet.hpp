@@ -235,13 +235,16 @@ private:
     // connections (nginx's kept-alive ones too): it takes part in every
     // transaction while it drains, so that none of them runs on a table
     // that is no longer committed. What it prepared fills LOADED when no
-    // serving worker's did (they all retired meanwhile). Its refusal (the table's fault: a load
-    // hook said no) fails the transaction, into REFUSED, as a serving
-    // worker's does; its other failures fail nothing: a draining worker
-    // that cannot load what the others commit is killed; one that ended
-    // meanwhile is left out.
+    // serving worker's did (they all retired meanwhile). When no other
+    // worker loaded the table, its refusal is the table's (a load hook said
+    // no) and fails the transaction, into REFUSED; otherwise its failures
+    // fail nothing: a draining worker that cannot load what the others
+    // commit is killed; one that ended meanwhile is left out.
     std::vector<worker_process*> send_to_draining(std::uint64_t transaction, const std::vector<planned_route>& table)
         REQUIRES(mutex_);
+    // True when TABLE has a route whose module bytes are neither the version
+    // it serves nor the one before (new code no worker has loaded yet).
+    bool holds_new_code(const std::vector<planned_route>& table) const REQUIRES(mutex_);
     void await_draining(const std::vector<worker_process*>& asked, std::uint64_t transaction, std::size_t routes,
                         channel::clock::time_point deadline, std::vector<worker_process*>& prepared,
                         std::optional<std::vector<prepared_route>>& loaded, std::optional<failure>& refused)
