@@ -255,7 +255,9 @@ int run_worker(unsigned slot) {
         });
     serving = &workers;
     workers.start();
-    counters.worker(slot).state.store(worker_state::serving, std::memory_order_release);
+    // Serving, unless a request has already made it retire (then it stays draining).
+    auto starting = worker_state::starting;
+    counters.worker(slot).state.compare_exchange_strong(starting, worker_state::serving, std::memory_order_acq_rel);
 
     // Later tables, until the master goes (then this worker stops too).
     std::thread listening([&] {
