@@ -156,6 +156,14 @@ class Process:
             self.log_file.close()
 
 
+def write_token_file(path):
+    """PATH holding TOKEN, readable by its owner only, as replugd requires; returns PATH."""
+    with open(path, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
 class Replugd(Process):
     """replugd in WORKDIR. PROGRAM replaces the built binary (an installed one);
     LAUNCHER is a command that starts it and owns the socket at ADDRESS
@@ -169,11 +177,7 @@ class Replugd(Process):
         if "--listen" not in args and address != "inherited" and not launcher:
             argv += ["--listen", self.address]
         if token and not any(a.startswith("--admin-token-file") for a in args):
-            token_file = os.path.join(workdir, "admin.token")
-            with open(token_file, "w") as f:
-                f.write(TOKEN + "\n")
-            os.chmod(token_file, 0o600)
-            argv += ["--admin-token-file", token_file]
+            argv += ["--admin-token-file", write_token_file(os.path.join(workdir, "admin.token"))]
         if env is None:
             # As in production: no LD_LIBRARY_PATH (meson test points it at
             # the build tree, where a module's missing library would be found).
@@ -414,6 +418,27 @@ class TestCase(unittest.TestCase):
         process = Replugd(workdir or self.dir, args, **kwargs)
         self._processes.append(process)
         return process
+
+    def replugd_instances(self, names, args, envs=None, directories=None):
+        """Instances of replugd as several behind one front server are run: NAME
+        each in a working directory of its own, with its socket NAME.sock there,
+        all with one admin token file (self.token_file), serving the test's
+        module directory (or DIRECTORIES' NAME's). ENVS: what each adds to the
+        environment."""
+        self.token_file = write_token_file(os.path.join(self.dir, "admin.token"))
+        instances = []
+        for i, name in enumerate(names):
+            workdir = os.path.join(self.dir, name)
+            os.makedirs(workdir, mode=0o755)
+            env = None
+            if envs and envs[i]:
+                env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+                env.update(envs[i])
+            directory = directories[i] if directories and directories[i] else self.modules
+            instances.append(self.replugd(["--module-path", directory, "--admin-token-file", self.token_file, *args],
+                                          workdir=workdir, address="unix:" + os.path.join(workdir, name + ".sock"),
+                                          env=env))
+        return instances
 
     def nginx(self, upstream, **kwargs):
         process = Nginx(self.dir, upstream, **kwargs)

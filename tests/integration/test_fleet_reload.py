@@ -14,7 +14,7 @@ import subprocess
 import unittest
 
 import harness
-from harness import HTTP, TOKEN, example_module, test_module
+from harness import HTTP, example_module, test_module
 
 REPLUGCTL = os.environ.get("REPLUGCTL", "replugctl")
 HEADER = r"TARGET +OLD +NEW +SHA256 +RESULT\n"
@@ -39,21 +39,9 @@ class FleetReload(harness.TestCase):
         """Three instances a, b, c; the module directory of each (default: the
         shared one, with the example's version 1 in it)."""
         self.module(example_module("pluggable"), "pluggable")
-        self.token_file = os.path.join(self.dir, "admin.token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        os.chmod(self.token_file, 0o600)
-        self.instances = []
-        for name, env, directory in zip("abc", envs, directories):
-            workdir = os.path.join(self.dir, name)
-            os.makedirs(workdir, mode=0o755)
-            environment = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-            environment.update(env or {})
-            self.instances.append(self.replugd(
-                ["--module-path", directory or self.modules, "--route", "/pluggable=pluggable",
-                 "--listen-group", "www-data", "--workers", "2", "--threads", "2",
-                 "--admin-token-file", self.token_file, *args],
-                workdir=workdir, address="unix:" + os.path.join(workdir, name + ".sock"), env=environment))
+        self.instances = self.replugd_instances(
+            "abc", ["--route", "/pluggable=pluggable", "--listen-group", "www-data", "--workers", "2",
+                    "--threads", "2", *args], envs=envs, directories=directories)
         self.front = self.nginx([server.address for server in self.instances])
         self.http = HTTP(self.front.port)
         self.addCleanup(self.http.close)

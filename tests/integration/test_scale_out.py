@@ -12,7 +12,7 @@ import subprocess
 import unittest
 
 import harness
-from harness import HTTP, SOURCE_ROOT, TOKEN, example_module, test_module
+from harness import HTTP, SOURCE_ROOT, example_module, test_module
 
 REPLUGCTL = os.environ.get("REPLUGCTL", "replugctl")
 LOOP_START = "# reload every instance as one change"
@@ -30,18 +30,8 @@ def readme_reload_loop():
 class ScaleOut(harness.TestCase):
     def start(self):
         self.module(example_module("pluggable"), "pluggable")
-        self.token_file = os.path.join(self.dir, "admin.token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        os.chmod(self.token_file, 0o600)
-        self.instances = []
-        for name in ("a", "b"):
-            workdir = os.path.join(self.dir, name)
-            os.makedirs(workdir, mode=0o755)
-            self.instances.append(self.replugd(
-                ["--module-path", self.modules, "--route", "/pluggable=pluggable", "--listen-group", "www-data",
-                 "--threads", "2", "--admin-token-file", self.token_file],
-                workdir=workdir, address="unix:" + os.path.join(workdir, name + ".sock")))
+        self.instances = self.replugd_instances(
+            "ab", ["--route", "/pluggable=pluggable", "--listen-group", "www-data", "--threads", "2"])
         self.front = self.nginx([server.address for server in self.instances])
         self.http = HTTP(self.front.port)
         self.addCleanup(self.http.close)
