@@ -185,7 +185,7 @@ outcome<std::vector<prepared_route>> fleet::await_prepared(worker_process& worke
                 return failure{"worker " + std::to_string(worker.pid) + " is gone", failure_kind::not_found};
         // It retired meanwhile (a handler timeout, or twice --max-rss): it drained every request
         // before it closed its channel, so it serves no table again; reap() replaces it.
-        if (board_.worker(worker.slot).state.load(std::memory_order_acquire) == worker_state::draining)
+        if (retired(worker))
             return failure{"worker " + std::to_string(worker.pid) + " retired", failure_kind::not_found};
         return failure{"a worker (pid " + std::to_string(worker.pid) +
                        ") died while loading it; its crash is in the log"};
@@ -243,8 +243,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
             else if (sent == channel_status::failed && !refused)  // refused here, nothing was sent
                 refused = failure{"the table cannot be sent to the workers (see the log)"};
             // peer_closed: gone before it heard; reap() replaces it with the committed table.
-            else if (sent == channel_status::peer_closed &&
-                     board_.worker(worker.slot).state.load(std::memory_order_acquire) == worker_state::draining)
+            else if (sent == channel_status::peer_closed && retired(worker))
                 ++retired_meanwhile;  // it retired before its notice was read
         }
     auto draining = send_to_draining(transaction, table);
@@ -253,8 +252,7 @@ outcome<std::vector<prepared_route>> fleet::transact(const std::vector<planned_r
     for (auto* worker : asked) {
         auto answer = await_prepared(*worker, transaction, table.size(), deadline);
         if (!answer && answer.kind() == failure_kind::not_found) {
-            if (board_.worker(worker->slot).state.load(std::memory_order_acquire) == worker_state::draining)
-                ++retired_meanwhile;
+            if (retired(*worker)) ++retired_meanwhile;
             continue;
         }
         if (!answer) {
@@ -1030,6 +1028,16 @@ std::optional<unsigned> fleet::free_board_slot() const {
     return std::nullopt;
 }
 
+worker_reading fleet::reading_of(const worker_process& worker, clock::time_point now) const {
+    return {worker.position, static_cast<unsigned>(workers_.size()),
+            board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
+            resident_bytes(worker.pid).value_or(0), now - worker.started};
+}
+
+bool fleet::retired(const worker_process& worker) const {
+    return board_.worker(worker.slot).state.load(std::memory_order_acquire) == worker_state::draining;
+}
+
 void fleet::recycle_due() {
     auto now = clock::now();
     if (stopping_ || !limits_.recycle.any() || now < next_check_) return;
@@ -1037,9 +1045,7 @@ void fleet::recycle_due() {
     for (unsigned position = 0; position < workers_.size(); ++position) {
         const auto& worker = workers_[position];
         if (worker.phase != worker_phase::serving) continue;
-        worker_reading reading{position, static_cast<unsigned>(workers_.size()),
-                               board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
-                               resident_bytes(worker.pid).value_or(0), now - worker.started};
+        auto reading = reading_of(worker, now);
         // Every worker past its limit, not only the first: with one a tick,
         // a busy worker behind one that keeps reaching its limit waited for
         // ever (seen: 8,710 requests served against a limit of 1,125).
@@ -1160,11 +1166,7 @@ void fleet::retire(worker_process& worker, const retiring_notice& notice, bool a
                   "; it takes no new requests and exits once its requests are done");
         auto position = worker.position;
         if (alive && position < workers_.size() && &workers_[position] == &worker) {
-            // Its replacement starts now, not once it has drained.
-            worker_reading reading{position, static_cast<unsigned>(workers_.size()),
-                                   board_.worker(worker.slot).requests.load(std::memory_order_relaxed),
-                                   resident_bytes(worker.pid).value_or(0), clock::now() - worker.started};
-            replace_gracefully(position, "max-rss", reading);
+            replace_gracefully(position, "max-rss", reading_of(worker, clock::now()));  // now, not once it drained
         }
         return;
     }

@@ -226,6 +226,11 @@ private:
     // include it), and only then does the old one get SIGTERM and drain,
     // so capacity never drops.
     void recycle_due() REQUIRES(mutex_);
+    // What the recycling policy is told of WORKER (of workers_) at NOW.
+    worker_reading reading_of(const worker_process& worker, clock::time_point now) const REQUIRES(mutex_);
+    // True when WORKER marked itself draining on the scoreboard: it retired
+    // (a handler timeout, twice --max-rss) or its master stopped it.
+    bool retired(const worker_process& worker) const;
     void replace_gracefully(unsigned position, std::string_view limit, const worker_reading& reading)
         REQUIRES(mutex_);
     std::optional<unsigned> free_board_slot() const REQUIRES(mutex_);
