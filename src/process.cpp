@@ -41,6 +41,17 @@ namespace {
 
 std::string proc_path(pid_t pid, const char* what) { return "/proc/" + std::to_string(pid) + "/" + what; }
 
+// The resident size in bytes from a statm line ("SIZE RESIDENT SHARED ..." in pages).
+std::optional<std::uint64_t> resident_in_statm(std::string_view text) {
+    const char* end = text.data() + text.size();
+    std::uint64_t size = 0, resident = 0;
+    auto first = std::from_chars(text.data(), end, size);
+    if (first.ec != std::errc{} || first.ptr == end) return std::nullopt;
+    if (std::from_chars(first.ptr + 1, end, resident).ec != std::errc{}) return std::nullopt;
+    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    return resident * page;
+}
+
 // Field N (1-based, as proc(5) numbers them) of /proc/PID/stat; the command
 // name in parentheses may hold spaces, so counting starts after its ')'.
 std::optional<std::uint64_t> stat_field(pid_t pid, int n) {
@@ -70,9 +81,9 @@ std::optional<std::uint64_t> boot_time_seconds() {
 
 std::optional<std::uint64_t> resident_bytes(pid_t pid) {
     std::ifstream statm(proc_path(pid, "statm"));
-    std::uint64_t size, resident;
-    if (!(statm >> size >> resident)) return std::nullopt;
-    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::string line;
+    if (!std::getline(statm, line)) return std::nullopt;
+    return resident_in_statm(line);
 }
 
 resident_check::resident_check() : statm_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) {}
@@ -86,15 +97,10 @@ bool resident_check::over(std::uint64_t limit) noexcept {
     if (now - last < 1'000'000 || !last_read_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed))
         return false;  // read a moment ago, or another thread reads it now
     char text[128];
-    ssize_t got = ::pread(statm_.get(), text, sizeof text, 0);  // "SIZE RESIDENT SHARED ..." in pages
+    ssize_t got = ::pread(statm_.get(), text, sizeof text, 0);
     if (got <= 0) return false;
-    const char* end = text + got;
-    std::uint64_t size = 0, resident = 0;
-    auto first = std::from_chars(text, end, size);
-    if (first.ec != std::errc{} || first.ptr == end) return false;
-    if (std::from_chars(first.ptr + 1, end, resident).ec != std::errc{}) return false;
-    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    return resident * page >= limit;
+    auto resident = resident_in_statm({text, static_cast<std::size_t>(got)});
+    return resident && *resident >= limit;
 }
 
 process_usage read_process_usage(pid_t pid) {
